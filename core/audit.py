@@ -1,0 +1,123 @@
+"""The audit log: one JSON line per state-changing command, appended and fsynced.
+
+Every action that changes a host (a restart, a stop, a runbook ``action``
+step, a backend terminated) goes through :class:`Actions`, which refuses it
+in read-only mode and writes the outcome here: time, operator, host, the
+command as run and its exit status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.hosts.base import Command, CommandResult, Host, render_command
+from core.redact import redact
+
+
+class ReadOnlyRefusal(Exception):
+    """A state-changing action was asked for while the console is read-only."""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audited action."""
+
+    at: float
+    operator: str
+    host: str
+    command: str
+    exit_status: int | None
+    error: str = ""
+
+    def to_json(self) -> str:
+        """The entry as one JSON line, with secrets in the command redacted."""
+        record: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.at)),
+            "operator": self.operator,
+            "host": self.host,
+            "command": redact(self.command),
+            "exit_status": self.exit_status,
+        }
+        if self.error:
+            record["error"] = redact(self.error)
+        return json.dumps(record, ensure_ascii=False)
+
+
+class AuditLog:
+    """An append-only file of :class:`AuditEntry` lines."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, entry: AuditEntry) -> None:
+        """Append ``entry`` and fsync before returning."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, (entry.to_json() + "\n").encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every readable entry, oldest first (a torn last line is skipped)."""
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return out
+
+
+class Actions:
+    """The one gate for state-changing work: read-only refusal, then run, then audit."""
+
+    def __init__(self, audit: AuditLog, operator: str, read_only: bool = False) -> None:
+        self.audit = audit
+        self.operator = operator
+        self.read_only = read_only
+
+    def check_allowed(self, what: str) -> None:
+        """Raise :class:`ReadOnlyRefusal` if the console is read-only."""
+        if self.read_only:
+            raise ReadOnlyRefusal(f"read-only mode: refused to {what}")
+
+    async def run(self, host: Host, command: Command, *, timeout: float = 60.0) -> CommandResult:
+        """Run a state-changing shell command on ``host`` and audit it."""
+        text = render_command(command)
+        self.check_allowed(f"run {text!r} on {host.name}")
+        result = await host.run(text, timeout=timeout)
+        self.record(host.name, text, result.exit_status, result.error)
+        return result
+
+    async def call(
+        self, host: str, description: str, operation: Callable[[], Awaitable[int | None]]
+    ) -> int | None:
+        """Perform a state change that is not a shell command (e.g. a Docker API call).
+
+        ``operation`` returns a status (0 for success); an exception is audited
+        as a failure and re-raised.
+        """
+        self.check_allowed(f"{description} on {host}")
+        try:
+            status = await operation()
+        except Exception as exc:
+            self.record(host, description, None, str(exc) or type(exc).__name__)
+            raise
+        self.record(host, description, status)
+        return status
+
+    def record(self, host: str, command: str, exit_status: int | None, error: str = "") -> None:
+        """Write one audit entry now."""
+        self.audit.append(AuditEntry(time.time(), self.operator, host, command, exit_status, error))

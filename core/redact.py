@@ -1,0 +1,50 @@
+"""Secret redaction for everything warroom writes down (audit log, journal, reports).
+
+Each rule keeps enough context to read the line (the key name, the URL's
+user and host) and replaces only the secret with ``[REDACTED]``.
+"""
+
+from __future__ import annotations
+
+import re
+
+MASK = "[REDACTED]"
+
+_RULES: list[tuple[re.Pattern[str], str]] = [
+    # -----BEGIN ... PRIVATE KEY----- blocks, whole
+    (
+        re.compile(
+            r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END \1PRIVATE KEY-----|\Z)",
+            re.S,
+        ),
+        r"-----BEGIN \1PRIVATE KEY-----" + MASK + r"-----END \1PRIVATE KEY-----",
+    ),
+    # scheme://user:password@host
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+(@)"), r"\1" + MASK + r"\2"),
+    # Authorization: Bearer xxx / Basic xxx, and bare "Bearer xxx"
+    (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1\2" + MASK),
+    # JSON Web Tokens
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}"), MASK),
+    # Stripe live/test secret and restricted keys
+    (re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{8,}"), MASK),
+    # AWS access key ids
+    (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), MASK),
+    # KEY=value / KEY: value assignments whose name says secret
+    (
+        re.compile(
+            r"(?i)\b([A-Z0-9_.-]*(?:PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY"
+            r"|PRIVATE_?KEY|CREDENTIALS?)[A-Z0-9_.-]*)"
+            r"(\s*[=:]\s*)(['\"]?)([^\s'\"&;]+)\3"
+        ),
+        r"\1\2\3" + MASK + r"\3",
+    ),
+    # psql-style password=xxx inside connection strings
+    (re.compile(r"(?i)\b(password\s*=\s*)([^\s'\"]+)"), r"\1" + MASK),
+]
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret it recognises replaced by ``[REDACTED]``."""
+    for pattern, replacement in _RULES:
+        text = pattern.sub(replacement, text)
+    return text

@@ -1,0 +1,96 @@
+"""The ``warroom`` command line: the console, and headless subcommands.
+
+Subcommands that do not open the console never import Textual, so
+``warroom check`` stays quick enough for cron.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from core.check import Status, check_hosts, format_reports, overall_status
+from core.config import Config, ConfigError, resolve_config
+
+EXIT_CONFIG = 3
+
+
+def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=default,
+        help="config file (default: $WARROOM_CONFIG, then ~/.config/warroom/config.toml)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for ``warroom``."""
+    parser = argparse.ArgumentParser(
+        prog="warroom",
+        description="A terminal incident console for small self-hosted production stacks.",
+    )
+    _common(parser, suppress=False)
+    parser.add_argument("--theme", metavar="NAME", help="colour theme (overrides the config)")
+    parser.add_argument(
+        "--read-only", action="store_true", help="refuse every action that changes a host"
+    )
+    parser.add_argument(
+        "--checklist", metavar="INCIDENT_ID", help="open straight into the guided checklist"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    check = sub.add_parser("check", help="check every host once and exit (Nagios codes)")
+    _common(check, suppress=True)
+    check.add_argument("--json", action="store_true", help="print JSON for machines")
+    return parser
+
+
+def load(args: argparse.Namespace) -> Config:
+    """The config the arguments name (or the local default)."""
+    return resolve_config(args.config)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``warroom check``: connect to every host once and report."""
+    config = load(args)
+    if not config.hosts:
+        print(f"{config.source}: no hosts configured", file=sys.stderr)
+        return int(Status.UNKNOWN)
+    reports = asyncio.run(check_hosts(config))
+    print(format_reports(reports, as_json=args.json))
+    return int(overall_status(reports))
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    """Open the console."""
+    config = load(args)
+    from tui.app import WarroomApp  # Textual only when the console opens
+
+    app = WarroomApp(
+        config,
+        theme=args.theme,
+        read_only=args.read_only or config.settings.read_only,
+    )
+    app.run()
+    return int(app.return_code or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``warroom`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            return cmd_check(args)
+        return cmd_console(args)
+    except ConfigError as exc:
+        print(f"warroom: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
