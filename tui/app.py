@@ -1,0 +1,126 @@
+"""The warroom App: themes, keymap, the monitor feeding the screens, and actions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+
+from core.audit import Actions, AuditLog
+from core.config import Config
+from core.hosts import Fleet, LinkEvent
+from core.monitor import Monitor
+from core.state import HostState
+from themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes
+from tui.screens.dashboard import DashboardScreen
+
+
+@dataclass
+class HostStateChanged(Message):
+    """A new snapshot of one host."""
+
+    state: HostState
+
+
+@dataclass
+class LinkChanged(Message):
+    """A host's link went up, down, or is reconnecting."""
+
+    event: LinkEvent
+
+
+class WarroomApp(App[int]):
+    """The console."""
+
+    TITLE = "warroom"
+    CSS_PATH = "app.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("f5", "refresh", "Refresh", id="app.refresh"),
+        Binding("ctrl+t", "change_theme", "Theme", show=False, id="app.theme"),
+    ]
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        theme: str | None = None,
+        read_only: bool = False,
+        start_monitor: bool = True,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.read_only = read_only
+        self.actions = Actions(AuditLog(config.audit_path), config.operator, read_only)
+        self.fleet = Fleet(config)
+        self.monitor = Monitor(config, self.fleet, self._state_from_core, self._link_from_core)
+        self.states: dict[str, HostState] = {}
+        self._start_monitor = start_monitor
+        for registered in load_themes():
+            self.register_theme(registered)
+        wanted = theme or config.settings.theme or DEFAULT_THEME
+        self._theme_warning = ""
+        if wanted not in self.available_themes:
+            self._theme_warning = f"unknown theme {wanted!r}; using {DEFAULT_THEME}"
+            wanted = DEFAULT_THEME
+        self.theme = wanted
+        if config.keymap:
+            self.set_keymap(dict(config.keymap))
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(VARIABLE_DEFAULTS)
+
+    async def on_mount(self) -> None:
+        self.sub_title = self.config.source + ("  [READ-ONLY]" if self.read_only else "")
+        await self.push_screen(DashboardScreen())
+        if self._theme_warning:
+            self.notify(self._theme_warning, severity="warning")
+        if self._start_monitor:
+            self.run_worker(self.monitor.start(), name="monitor", exclusive=True)
+
+    async def on_unmount(self) -> None:
+        await self.monitor.close()
+
+    # -- core → UI -------------------------------------------------------------
+
+    def _state_from_core(self, state: HostState) -> None:
+        self.post_message(HostStateChanged(state))
+
+    def _link_from_core(self, event: LinkEvent) -> None:
+        self.post_message(LinkChanged(event))
+
+    def on_host_state_changed(self, message: HostStateChanged) -> None:
+        self.states[message.state.name] = message.state
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                screen.show_state(message.state)
+
+    def on_link_changed(self, message: LinkChanged) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                screen.show_link(message.event)
+
+    # -- actions ---------------------------------------------------------------
+
+    def action_refresh(self) -> None:
+        self.monitor.refresh_now()
+        self.notify("refreshing every host", timeout=2)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        dashboard = next((s for s in self.screen_stack if isinstance(s, DashboardScreen)), None)
+        if dashboard is None:
+            return
+        yield from dashboard.palette_commands()
+        for theme_name in sorted(self.available_themes):
+            if theme_name.startswith("warroom"):
+                yield SystemCommand(
+                    f"Theme: {theme_name}",
+                    "Switch the colour theme",
+                    lambda name=theme_name: setattr(self, "theme", name),  # type: ignore[misc]
+                )

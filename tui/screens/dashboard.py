@@ -1,0 +1,317 @@
+"""The dashboard: the host overview on top, the selected host's panes below."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+
+from core.audit import ReadOnlyRefusal
+from core.hosts import LinkEvent, LinkState
+from core.overview import host_line
+from core.state import HostState
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.logs import LogScreen
+from tui.screens.text_view import TextViewScreen
+from widgets.containers_table import ContainerRef, ContainersTable
+from widgets.hosts_table import HostsTable
+from widgets.panes import (
+    BackupsPane,
+    CertsPane,
+    DiskPane,
+    EndpointsPane,
+    PostgresPane,
+    SystemPane,
+)
+from widgets.safe import safe_text
+
+if TYPE_CHECKING:
+    from tui.app import WarroomApp
+
+TABS = ("containers", "disk", "system", "postgres", "certs", "endpoints", "backups")
+
+
+class DashboardScreen(Screen[None]):
+    """Everything about every host, one key away."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("right_square_bracket", "next_host", "Next host", id="host.next"),
+        Binding("left_square_bracket", "prev_host", "Prev host", id="host.prev"),
+        Binding("a", "toggle_all", "All hosts", id="containers.all-hosts"),
+        Binding("l", "logs", "Logs", id="container.logs"),
+        Binding("r", "container('restart')", "Restart", id="container.restart"),
+        Binding("s", "container('stop')", "Stop", id="container.stop"),
+        Binding("S", "container('start')", "Start", id="container.start"),
+        Binding("i", "inspect", "Inspect", id="container.inspect"),
+        Binding("c", "backend('cancel')", "Cancel query", show=False, id="postgres.cancel"),
+        Binding("K", "backend('terminate')", "Terminate", show=False, id="postgres.terminate"),
+    ] + [
+        Binding(str(n), f"tab('{tab}')", tab.title(), show=False, id=f"view.{tab}")
+        for n, tab in enumerate(TABS, start=1)
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.current_host: str | None = None
+        self.all_hosts = False
+
+    @property
+    def warroom(self) -> WarroomApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield HostsTable(id="hosts")
+        yield Static(id="host-title")
+        with TabbedContent(id="tabs", initial="containers"):
+            with TabPane("Containers", id="containers"):
+                yield ContainersTable(id="containers-table")
+            with TabPane("Disk", id="disk"):
+                yield DiskPane(id="disk-pane")
+            with TabPane("System", id="system"):
+                yield SystemPane(id="system-pane")
+            with TabPane("Postgres", id="postgres"):
+                yield PostgresPane(id="postgres-pane")
+            with TabPane("Certs", id="certs"):
+                yield CertsPane(id="certs-pane")
+            with TabPane("Endpoints", id="endpoints"):
+                yield EndpointsPane(id="endpoints-pane")
+            with TabPane("Backups", id="backups"):
+                yield BackupsPane(id="backups-pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        names = [h.name for h in self.warroom.config.hosts]
+        self.current_host = names[0] if names else None
+        self._render_overview()
+        self._render_host()
+        self.query_one("#containers-table").focus()
+
+    # -- state -----------------------------------------------------------------
+
+    def show_state(self, state: HostState) -> None:
+        """A host has a new snapshot: update its overview line and, if shown, its panes."""
+        self._render_overview()
+        if self.all_hosts and state.containers is not None:
+            self._containers_for(state)
+        if state.name == self.current_host:
+            self._render_host()
+
+    def show_link(self, event: LinkEvent) -> None:
+        """A host's link changed."""
+        self._render_overview()
+        if event.host == self.current_host:
+            self._render_title()
+
+    def _render_overview(self) -> None:
+        lines = []
+        for host_config in self.warroom.config.hosts:
+            host = self.warroom.fleet[host_config.name]
+            state = self.warroom.states.get(host_config.name)
+            lines.append(host_line(host_config, host.state, host.reason, state))
+        self.query_one(HostsTable).show_lines(lines)
+
+    def _render_title(self) -> None:
+        title = self.query_one("#host-title", Static)
+        if self.current_host is None:
+            title.update("no hosts configured")
+            return
+        host = self.warroom.fleet[self.current_host]
+        names = [h.name for h in self.warroom.config.hosts]
+        position = f"{names.index(self.current_host) + 1}/{len(names)}"
+        text = safe_text(f" {self.current_host} ({position}) — {host.state.value}")
+        if host.state is not LinkState.UP and host.reason:
+            text.append(f": {host.reason}")
+        if self.all_hosts:
+            text.append("  · containers of all hosts")
+        title.update(text)
+
+    def _containers_for(self, state: HostState) -> None:
+        table = self.query_one(ContainersTable)
+        result = state.containers
+        if result is not None and result.ok and result.data is not None:
+            table.update_host(state.name, result.data)
+        else:
+            table.drop_host(state.name)
+
+    def _render_host(self) -> None:
+        self._render_title()
+        state = self.warroom.states.get(self.current_host or "")
+        table = self.query_one(ContainersTable)
+        for name in self.warroom.states:
+            if name != self.current_host and not self.all_hosts:
+                table.drop_host(name)
+        if state is None:
+            return
+        if self.all_hosts:
+            for other in self.warroom.states.values():
+                self._containers_for(other)
+        else:
+            self._containers_for(state)
+        table.border_subtitle = ""
+        if state.containers is not None and not state.containers.ok:
+            table.border_title = f"{state.containers.status.value}: {state.containers.reason}"
+        else:
+            table.border_title = ""
+        disk = self.query_one(DiskPane)
+        disk.docker_df = state.docker_df
+        disk.show(state.disk)
+        self.query_one(SystemPane).show(state.system)
+        self.query_one(PostgresPane).show(state.postgres)
+        self.query_one(CertsPane).show(state.certs)
+        self.query_one(EndpointsPane).show(state.endpoints)
+        self.query_one(BackupsPane).show(state.backups)
+
+    # -- navigation ------------------------------------------------------------
+
+    def select_host(self, name: str) -> None:
+        """Show host ``name``'s panes."""
+        if name == self.current_host:
+            return
+        self.current_host = name
+        self._render_host()
+
+    def _step_host(self, step: int) -> None:
+        names = [h.name for h in self.warroom.config.hosts]
+        if not names:
+            return
+        index = names.index(self.current_host) if self.current_host in names else 0
+        self.select_host(names[(index + step) % len(names)])
+        table = self.query_one(HostsTable)
+        table.move_cursor(row=names.index(self.current_host or names[0]))
+
+    def action_next_host(self) -> None:
+        self._step_host(1)
+
+    def action_prev_host(self) -> None:
+        self._step_host(-1)
+
+    @on(DataTable.RowHighlighted, "#hosts")
+    def _host_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value:
+            self.select_host(event.row_key.value)
+
+    def action_toggle_all(self) -> None:
+        self.all_hosts = not self.all_hosts
+        self._render_host()
+        self.query_one(TabbedContent).active = "containers"
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    # -- container actions -----------------------------------------------------
+
+    def _selected_container(self) -> ContainerRef | None:
+        ref = self.query_one(ContainersTable).selected
+        if ref is None:
+            self.notify("no container selected", severity="warning")
+        return ref
+
+    def action_logs(self) -> None:
+        ref = self._selected_container()
+        if ref is not None:
+            self.app.push_screen(LogScreen(ref.host, ref.id, ref.name))
+
+    @work(exclusive=False)
+    async def action_inspect(self) -> None:
+        ref = self._selected_container()
+        if ref is None:
+            return
+        probes = self.warroom.monitor.probes.get(ref.host)
+        if probes is None:
+            return
+        text = await probes.inspect_container(ref.id)
+        await self.app.push_screen(TextViewScreen(f"inspect {ref.name} on {ref.host}", text))
+
+    @work(exclusive=False)
+    async def action_container(self, verb: str) -> None:
+        ref = self._selected_container()
+        if ref is None:
+            return
+        actions = self.warroom.actions
+        what = f"docker {verb} {ref.name}"
+        try:
+            actions.check_allowed(f"{what} on {ref.host}")
+        except ReadOnlyRefusal as refusal:
+            self.notify(str(refusal), severity="error")
+            return
+        confirmed = await self.app.push_screen_wait(
+            ConfirmScreen(f"{verb.title()} container {ref.name} on {ref.host}?", what)
+        )
+        if not confirmed:
+            self.notify(f"{verb} cancelled")
+            return
+        probes = self.warroom.monitor.probes[ref.host]
+        try:
+            await actions.call(ref.host, what, lambda: probes.container_action(ref.id, verb))
+        except ReadOnlyRefusal as refusal:
+            self.notify(str(refusal), severity="error")
+            return
+        except Exception as exc:
+            self.notify(f"{what} failed: {exc}", severity="error")
+            return
+        self.notify(f"{what}: done")
+        self.warroom.monitor.refresh_now(ref.host)
+
+    @work(exclusive=False)
+    async def action_backend(self, verb: str) -> None:
+        pane = self.query_one(PostgresPane)
+        pid = pane.selected_pid
+        host = self.current_host
+        if pid is None or host is None:
+            self.notify("no PostgreSQL backend selected", severity="warning")
+            return
+        what = f"pg_{verb}_backend({pid})"
+        try:
+            self.warroom.actions.check_allowed(f"{what} on {host}")
+        except ReadOnlyRefusal as refusal:
+            self.notify(str(refusal), severity="error")
+            return
+        if not await self.app.push_screen_wait(
+            ConfirmScreen(f"{verb.title()} PostgreSQL backend {pid} on {host}?", what)
+        ):
+            return
+        probes = self.warroom.monitor.probes[host]
+        try:
+            await self.warroom.actions.call(host, what, lambda: probes.backend_action(pid, verb))
+        except Exception as exc:
+            self.notify(f"{what} failed: {exc}", severity="error")
+            return
+        self.notify(f"{what}: done")
+        self.warroom.monitor.refresh_now(host)
+
+    # -- palette ---------------------------------------------------------------
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        """Hosts, containers, views and actions for the command palette."""
+        for host in self.warroom.config.hosts:
+            yield SystemCommand(
+                f"Host: {host.name}", "Show this host's panes",
+                lambda name=host.name: self._palette_host(name),  # type: ignore[misc]
+            )
+        for ref in self.query_one(ContainersTable).refs():
+            yield SystemCommand(
+                f"Container: {ref.name} ({ref.host})", "Show this container's logs",
+                lambda r=ref: self.app.push_screen(  # type: ignore[misc]
+                    LogScreen(r.host, r.id, r.name)
+                ),
+            )
+        for tab in TABS:
+            yield SystemCommand(
+                f"View: {tab}", f"Show the {tab} pane",
+                lambda t=tab: self.action_tab(t),  # type: ignore[misc]
+            )
+        yield SystemCommand("View: containers of all hosts", "Merged containers view",
+                            self.action_toggle_all)
+        yield SystemCommand("Action: refresh every host", "Refresh now",
+                            self.warroom.action_refresh)
+
+    def _palette_host(self, name: str) -> None:
+        self.select_host(name)
+        names = [h.name for h in self.warroom.config.hosts]
+        self.query_one(HostsTable).move_cursor(row=names.index(name))

@@ -1,0 +1,1 @@
+"""Reusable Textual panes that render core snapshots."""

@@ -1,0 +1,116 @@
+"""Containers of one host, or of every host, as a keyed DataTable updated in place."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from core.state import Container
+from core.units import human_bytes, human_duration, percent
+from widgets.colors import state_color
+from widgets.safe import safe_text
+
+
+@dataclass(frozen=True)
+class ContainerRef:
+    """Which container a row is: the host it runs on and its id."""
+
+    host: str
+    id: str
+    name: str
+
+
+COLUMNS = ("host", "service", "name", "state", "health", "restarts", "up", "cpu", "mem", "ports")
+
+
+def _ports(container: Container) -> str:
+    shown = []
+    for p in container.ports:
+        if p.host_port:
+            shown.append(f"{p.host_ip or '*'}:{p.host_port}->{p.container_port}")
+    return ",".join(shown)
+
+
+class ContainersTable(DataTable[Text]):
+    """One row per container; rows are added, updated and removed by key, never cleared."""
+
+    DEFAULT_CSS = """
+    ContainersTable { height: 1fr; }
+    """
+
+    def __init__(self, *, show_host: bool = True, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.show_host = show_host
+        self._refs: dict[str, ContainerRef] = {}
+        self._rows: dict[str, tuple[Text, ...]] = {}
+
+    def on_mount(self) -> None:
+        for column in COLUMNS:
+            if column == "host" and not self.show_host:
+                continue
+            self.add_column(column, key=column)
+
+    def _cells(self, host: str, c: Container, now: float) -> tuple[Text, ...]:
+        state = c.state
+        if c.state == "exited" and c.exit_code is not None:
+            state = f"exited({c.exit_code})"
+        if c.oom_killed:
+            state += " OOM"
+        uptime = now - c.started_at if c.state == "running" and c.started_at else None
+        service = f"{c.project}/{c.service}" if c.project else "-"
+        cells = [
+            safe_text(host),
+            safe_text(service),
+            safe_text(c.name),
+            Text(state, style=state_color(self, c.state)),
+            Text(c.health or "-", style=state_color(self, c.health) if c.health else ""),
+            Text(str(c.restart_count)),
+            Text(human_duration(uptime)),
+            Text(percent(c.cpu_percent)),
+            Text(human_bytes(c.memory_bytes)),
+            safe_text(_ports(c)),
+        ]
+        if not self.show_host:
+            cells.pop(0)
+        return tuple(cells)
+
+    def update_host(self, host: str, containers: Iterable[Container]) -> None:
+        """Make the rows of ``host`` match ``containers`` (other hosts' rows stay)."""
+        now = time.time()
+        seen = set()
+        for c in sorted(containers, key=lambda c: (c.project, c.service, c.name)):
+            key = f"{host}/{c.id}"
+            seen.add(key)
+            cells = self._cells(host, c, now)
+            self._refs[key] = ContainerRef(host, c.id, c.name)
+            if key not in self._rows:
+                self.add_row(*cells, key=key)
+            elif cells != self._rows[key]:
+                for column, old, new in zip(self.columns, self._rows[key], cells, strict=True):
+                    if old != new:
+                        self.update_cell(key, column, new)
+            self._rows[key] = cells
+        for key in [k for k in self._rows if k.startswith(f"{host}/") and k not in seen]:
+            self.remove_row(key)
+            del self._rows[key]
+            self._refs.pop(key, None)
+
+    def drop_host(self, host: str) -> None:
+        """Remove every row of ``host``."""
+        self.update_host(host, [])
+
+    @property
+    def selected(self) -> ContainerRef | None:
+        """The container under the cursor."""
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return self._refs.get(key) if key else None
+
+    def refs(self) -> list[ContainerRef]:
+        """Every container shown."""
+        return list(self._refs.values())

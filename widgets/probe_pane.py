@@ -1,0 +1,114 @@
+"""A pane that shows one probe's result: a keyed table, or one line saying why not."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from core.state import ProbeResult, ProbeStatus
+from widgets.colors import theme_color
+from widgets.safe import safe_text
+
+Row = tuple[str, Sequence[Text]]
+
+
+class KeyedTable(DataTable[Text]):
+    """A DataTable whose rows are replaced by key and changed cell by cell, never cleared."""
+
+    def __init__(self, columns: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self._columns = columns
+        self._rows: dict[str, tuple[Text, ...]] = {}
+
+    def on_mount(self) -> None:
+        for column in self._columns:
+            self.add_column(column, key=column)
+
+    def sync(self, rows: Sequence[Row]) -> None:
+        """Make the table hold exactly ``rows`` (in their order for new rows)."""
+        wanted = {key: tuple(cells) for key, cells in rows}
+        for key in [k for k in self._rows if k not in wanted]:
+            self.remove_row(key)
+            del self._rows[key]
+        for key, cells in wanted.items():
+            old = self._rows.get(key)
+            if old is None:
+                self.add_row(*cells, key=key)
+            elif old != cells:
+                for column, before, after in zip(self.columns, old, cells, strict=True):
+                    if before != after:
+                        self.update_cell(key, column, after)
+            self._rows[key] = cells
+
+    @property
+    def selected_key(self) -> str | None:
+        """The key of the row under the cursor."""
+        if not self.row_count:
+            return None
+        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+
+
+class ProbePane(Vertical):
+    """Base for the per-probe panes: subclasses name columns and turn data into rows."""
+
+    COLUMNS: ClassVar[Sequence[str]] = ()
+    WHAT: ClassVar[str] = "data"
+
+    DEFAULT_CSS = """
+    ProbePane { height: 1fr; }
+    ProbePane > .pane-status { height: auto; padding: 0 1; color: $text-muted; }
+    ProbePane > .pane-summary { height: auto; padding: 0 1; }
+    ProbePane > KeyedTable { height: 1fr; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.result: ProbeResult[Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"waiting for {self.WHAT}…"), classes="pane-status")
+        yield Static(classes="pane-summary")
+        yield KeyedTable(self.COLUMNS)
+
+    @property
+    def table(self) -> KeyedTable:
+        return self.query_one(KeyedTable)
+
+    def show(self, result: ProbeResult[Any] | None) -> None:
+        """Render ``result``: its rows, or the one-line reason there are none."""
+        self.result = result
+        status = self.query_one(".pane-status", Static)
+        summary = self.query_one(".pane-summary", Static)
+        if result is None:
+            status.update(Text(f"waiting for {self.WHAT}…"))
+            status.display = True
+            return
+        if not result.ok or result.data is None:
+            colour = "state-muted" if result.status is ProbeStatus.NOT_CONFIGURED else "state-down"
+            line = safe_text(f"{result.status.value}: {result.reason}" if result.reason
+                             else result.status.value)
+            line.stylize(theme_color(self, colour))
+            status.update(line)
+            status.display = True
+            summary.display = False
+            self.table.sync([])
+            return
+        status.display = False
+        text = self.summary(result.data)
+        summary.display = text is not None
+        if text is not None:
+            summary.update(text)
+        self.table.sync(self.rows(result.data))
+
+    def summary(self, data: Any) -> Text | None:
+        """One line above the table (None for no line)."""
+        return None
+
+    def rows(self, data: Any) -> Sequence[Row]:
+        """The table's rows for ``data``."""
+        return []
