@@ -7,10 +7,11 @@ user and host) and replaces only the secret with ``[REDACTED]``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 MASK = "[REDACTED]"
 
-_RULES: list[tuple[re.Pattern[str], str]] = [
+_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     # -----BEGIN ... PRIVATE KEY----- blocks, whole
     (
         re.compile(
@@ -19,8 +20,8 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
         ),
         r"-----BEGIN \1PRIVATE KEY-----" + MASK + r"-----END \1PRIVATE KEY-----",
     ),
-    # scheme://user:password@host
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+(@)"), r"\1" + MASK + r"\2"),
+    # scheme://user:password@host (the user may be empty; the password may hold a raw "@")
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s/]+(@)"), r"\1" + MASK + r"\2"),
     # Authorization: Bearer xxx / Basic xxx, and bare "Bearer xxx"
     (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1\2" + MASK),
     # JSON Web Tokens
@@ -29,14 +30,15 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{8,}"), MASK),
     # AWS access key ids
     (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), MASK),
-    # KEY=value / KEY: value assignments whose name says secret
+    # KEY=value / KEY: value / "key": "value" assignments whose name says secret;
+    # a quoted value is masked whole, spaces and all
     (
         re.compile(
             r"(?i)\b([A-Z0-9_.-]*(?:PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY"
             r"|PRIVATE_?KEY|CREDENTIALS?)[A-Z0-9_.-]*)"
-            r"(\s*[=:]\s*)(['\"]?)([^\s'\"&;]+)\3"
+            r"(['\"]?\s*[=:]\s*)(?:(['\"])(?:\\.|(?!\3).)*\3|['\"]?[^\s'\"&;]+)"
         ),
-        r"\1\2\3" + MASK + r"\3",
+        lambda m: f"{m[1]}{m[2]}{m[3] or ''}{MASK}{m[3] or ''}",
     ),
     # psql-style password=xxx inside connection strings
     (re.compile(r"(?i)\b(password\s*=\s*)([^\s'\"]+)"), r"\1" + MASK),

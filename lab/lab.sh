@@ -23,6 +23,10 @@ DOCKER_A_SOCK=/var/run/docker.sock
 DOCKER_B_SOCK=$RUN_DIR/docker-b.sock
 DOCKER_B_DATA=$STATE/docker-b
 DOCKER_B_EXEC=$RUN_DIR/docker-b
+# Engine B gets its own bridge: with --bridge=none dockerd deletes "docker0",
+# engine A's bridge. 10.254.254.0/24 lies outside Docker's default pools.
+DOCKER_B_BRIDGE=wrlab-b0
+DOCKER_B_BRIDGE_CIDR=10.254.254.1/24
 IMAGE=warroom-lab/busybox:1
 # SSH hosts: name -> loopback address
 declare -A HOST_ADDR=([web1]=127.0.0.2 [web2]=127.0.0.3)
@@ -66,13 +70,14 @@ wait_until() {
     done
 }
 
-# spawn PIDFILE LOGFILE CMD...: start CMD detached (own session), stdio to LOGFILE.
+# spawn PIDFILE LOGFILE CMD...: start CMD detached (own session), stdio to LOGFILE,
+# without the lock's fd 9 (a daemon holding it would block every later lab.sh).
 # A non-interactive shell's background job is no process group leader, so
 # setsid execs in place and $! is the daemon's pid. PIDFILE "-" skips writing.
 spawn() {
     local pidfile=$1 logfile=$2
     shift 2
-    setsid "$@" </dev/null >>"$logfile" 2>&1 &
+    setsid "$@" </dev/null >>"$logfile" 2>&1 9>&- &
     [[ $pidfile == - ]] || echo $! >"$pidfile"
 }
 
@@ -162,10 +167,15 @@ docker_b_up() {
     log "starting dockerd (engine B, $DOCKER_B_SOCK)"
     mkdir -p "$RUN_DIR" "$DOCKER_B_DATA"
     rm -f "$DOCKER_B_SOCK"
+    if ! ip link show "$DOCKER_B_BRIDGE" >/dev/null 2>&1; then
+        ip link add "$DOCKER_B_BRIDGE" type bridge
+        ip addr add "$DOCKER_B_BRIDGE_CIDR" dev "$DOCKER_B_BRIDGE"
+        ip link set "$DOCKER_B_BRIDGE" up
+    fi
     spawn - "$LOGS/dockerd-b.log" dockerd \
         --data-root "$DOCKER_B_DATA" --exec-root "$DOCKER_B_EXEC" \
         --pidfile "$STATE/docker-b.pid" -H "unix://$DOCKER_B_SOCK" \
-        --bridge=none --iptables=false --ip-masq=false
+        --bridge="$DOCKER_B_BRIDGE" --iptables=false --ip-masq=false --ip-forward=false
     wait_until 60 "docker engine B" dB info
 }
 
@@ -181,6 +191,7 @@ docker_b_down() {
     unmount_under "$DOCKER_B_EXEC"
     unmount_under "$DOCKER_B_DATA"
     rm -rf "$DOCKER_B_EXEC" "$DOCKER_B_SOCK"
+    ip link del "$DOCKER_B_BRIDGE" 2>/dev/null || true
 }
 
 docker_a_down() {
@@ -494,7 +505,7 @@ host_start() {
         for p in $(descendants "$pid"); do kill -CONT "$p" 2>/dev/null || true; done
     else
         mkdir -p /run/sshd
-        /usr/sbin/sshd -f "$STATE/ssh/sshd-$name.conf" -E "$STATE/sshd-$name.log"
+        /usr/sbin/sshd -f "$STATE/ssh/sshd-$name.conf" -E "$STATE/sshd-$name.log" 9>&-
     fi
     wait_until 15 "sshd $name" ssh_banner "${HOST_ADDR[$name]}" "$port"
 }
@@ -549,12 +560,12 @@ pg_up() {
         if pg_running; then
             log "restarting PostgreSQL for the lab's settings"
             [[ -f $STATE/pg.started-by-lab ]] || touch "$STATE/pg.restarted-by-lab"
-            pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" restart
+            pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" restart 9>&-
         fi
     fi
     if ! pg_running; then
         log "starting PostgreSQL $PG_VERSION/$PG_CLUSTER"
-        pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" start
+        pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" start 9>&-
         touch "$STATE/pg.started-by-lab"
     fi
     wait_until 60 "PostgreSQL" pg_isready -q -h 127.0.0.1 -p "$(pg_port)"
@@ -586,7 +597,7 @@ EOF
 pg_down() {
     [[ -f $STATE/pg_port ]] || return 0
     if ! pg_running && { [[ -f $STATE/pg.started-by-lab ]] || [[ -f $STATE/pg_password ]]; }; then
-        pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" start 2>/dev/null || true
+        pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" start 2>/dev/null 9>&- || true
         touch "$STATE/pg.started-by-lab"
     fi
     if pg_running; then
@@ -599,7 +610,7 @@ pg_down() {
         pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" stop 2>/dev/null || true
     elif [[ -f $STATE/pg.restarted-by-lab ]] && pg_running; then
         log "restarting PostgreSQL with its own settings"
-        pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" restart || true
+        pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" restart 9>&- || true
     fi
 }
 

@@ -78,9 +78,14 @@ class ContainersTable(DataTable[Text]):
             cells.pop(0)
         return tuple(cells)
 
-    def update_host(self, host: str, containers: Iterable[Container]) -> None:
-        """Make the rows of ``host`` match ``containers`` (other hosts' rows stay)."""
-        now = time.time()
+    def update_host(
+        self, host: str, containers: Iterable[Container], at: float | None = None
+    ) -> None:
+        """Make the rows of ``host`` match ``containers`` as seen at time ``at``.
+
+        Other hosts' rows stay.  Uptimes are counted to ``at`` (default: now).
+        """
+        now = at or time.time()
         seen = set()
         for c in sorted(containers, key=lambda c: (c.project, c.service, c.name)):
             key = f"{host}/{c.id}"
@@ -92,7 +97,7 @@ class ContainersTable(DataTable[Text]):
             elif cells != self._rows[key]:
                 for column, old, new in zip(self.columns, self._rows[key], cells, strict=True):
                     if old != new:
-                        self.update_cell(key, column, new)
+                        self.update_cell(key, column, new, update_width=True)
             self._rows[key] = cells
         for key in [k for k in self._rows if k.startswith(f"{host}/") and k not in seen]:
             self.remove_row(key)

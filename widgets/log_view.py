@@ -112,7 +112,7 @@ class LogView(ScrollView, can_focus=True):
             self._find_matches()
         self._resize()
         if self.following:
-            self.scroll_end(animate=False, immediate=True)
+            self.scroll_end(animate=False)
         self.post_message(self.StatusChanged())
 
     def _resize(self) -> None:
@@ -125,7 +125,7 @@ class LogView(ScrollView, can_focus=True):
         """Follow the newest line (True) or hold the view where it is (False)."""
         self.following = following
         if following:
-            self.scroll_end(animate=False, immediate=True)
+            self.scroll_end(animate=False)
         self.post_message(self.StatusChanged())
 
     def jump_to_end(self) -> None:
@@ -170,7 +170,7 @@ class LogView(ScrollView, can_focus=True):
             self._find_matches()
         self._resize()
         if self.following:
-            self.scroll_end(animate=False, immediate=True)
+            self.scroll_end(animate=False)
         self.post_message(self.StatusChanged())
 
     def set_search(self, query: Query | None) -> None:

@@ -118,7 +118,7 @@ class PostgresPane(ProbePane):
         states = " · ".join(f"{k} {v}" for k, v in sorted(pg.by_state.items()))
         text = Text(f"connections {pg.total}/{pg.max_connections} ")
         text.append(percent(pg.used_percent), style=_level(self, pg.used_percent, 60, 80))
-        text.append(f"  {states}")
+        text.append(f"   {states}")
         if pg.blocked:
             text.append(f"  {len(pg.blocked)} blocked", style=theme_color(self, "state-down"))
         return text

@@ -42,7 +42,7 @@ class KeyedTable(DataTable[Text]):
             elif old != cells:
                 for column, before, after in zip(self.columns, old, cells, strict=True):
                     if before != after:
-                        self.update_cell(key, column, after)
+                        self.update_cell(key, column, after, update_width=True)
             self._rows[key] = cells
 
     @property

@@ -26,7 +26,7 @@ def make_key(rule: str, host: str, subject: str = "") -> str:
 
 def split_key(key: str) -> tuple[str, str, str]:
     """``(rule, host, subject)`` of a key made by :func:`make_key`."""
-    rule, host, subject = (key.split(KEY_SEPARATOR, 2) + ["", ""])[:3]
+    rule, host, subject = [*key.split(KEY_SEPARATOR, 2), "", ""][:3]
     return rule, host, subject
 
 

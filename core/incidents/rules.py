@@ -12,19 +12,20 @@ import fnmatch
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from core.incidents import signals as sig
 from core.incidents.model import EvidenceValue, Finding
 from core.incidents.rules_config import EffectiveRule
 from core.state import (
     CertInfo,
-    Container,
     EndpointCheck,
     HostState,
     ProbeResult,
     ProbeStatus,
-    T,
 )
+
+T = TypeVar("T")
 
 DEFAULT_BACKUP_MAX_AGE_HOURS = 26.0
 _PG_DOWN = (ProbeStatus.UNREACHABLE, ProbeStatus.TIMEOUT, ProbeStatus.ERROR)
@@ -42,7 +43,7 @@ class RuleContext:
 Rule = Callable[[HostState, EffectiveRule, RuleContext], "list[Finding] | None"]
 
 
-def _finding(
+def make_finding(
     rule: EffectiveRule,
     state: HostState,
     subject: str,
@@ -53,6 +54,7 @@ def _finding(
     slug: str = "",
     severity: int | None = None,
 ) -> Finding:
+    """A finding of ``rule`` on ``state``'s host (severity defaults to the rule's)."""
     return Finding(
         rule=rule.id,
         host=state.name,
@@ -67,7 +69,8 @@ def _finding(
     )
 
 
-def _ignored(rule: EffectiveRule, *names: str) -> bool:
+def ignored(rule: EffectiveRule, *names: str) -> bool:
+    """Whether any of ``names`` matches one of the rule's ``ignore`` globs."""
     return any(fnmatch.fnmatchcase(n, p) for n in names if n for p in rule.ignore)
 
 
@@ -75,7 +78,7 @@ def _data(result: ProbeResult[T] | None) -> T | None:
     return result.data if result is not None and result.ok else None
 
 
-def _ssh_data(state: HostState, result: ProbeResult[T] | None) -> T | None:
+def ssh_data(state: HostState, result: ProbeResult[T] | None) -> T | None:
     """Data of a probe that runs over SSH: unknown while the host is unreachable."""
     return _data(result) if state.reachable else None
 
@@ -91,7 +94,7 @@ def host_unreachable(state: HostState, rule: EffectiveRule, ctx: RuleContext) ->
     if state.reachable:
         return []
     reason = state.reason or "no answer"
-    return [_finding(rule, state, "", f"{state.name} unreachable",
+    return [make_finding(rule, state, "", f"{state.name} unreachable",
                      f"{state.name} is unreachable: {reason}", {"reason": reason},
                      slug="unreachable")]
 
@@ -116,17 +119,19 @@ def _why_down(checks: list[EndpointCheck]) -> str:
     )
 
 
-def endpoints_all_down(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> list[Finding] | None:
+def endpoints_all_down(
+    state: HostState, rule: EffectiveRule, ctx: RuleContext
+) -> list[Finding] | None:
     groups = _endpoint_groups(state)
     if groups is None:
         return None
-    names = [n for n in groups if not _ignored(rule, n)]
+    names = [n for n in groups if not ignored(rule, n)]
     if not names or not all(any(not c.up for c in groups[n]) for n in names):
         return []
     evidence: dict[str, EvidenceValue] = {"endpoints_down": len(names)}
     for name in names:
         evidence[name] = _why_down(groups[name])
-    return [_finding(rule, state, "", f"full outage on {state.name}: every endpoint down",
+    return [make_finding(rule, state, "", f"full outage on {state.name}: every endpoint down",
                      f"all {len(names)} health endpoint(s) of {state.name} down: "
                      + ", ".join(names), evidence, services=names, slug="outage")]
 
@@ -135,7 +140,7 @@ def endpoint_down(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> li
     groups = _endpoint_groups(state)
     if groups is None:
         return None
-    names = [n for n in groups if not _ignored(rule, n)]
+    names = [n for n in groups if not ignored(rule, n)]
     down = [n for n in names if any(not c.up for c in groups[n])]
     if down and len(down) == len(names):
         return []  # endpoints.all_down covers it: one incident, not one per endpoint
@@ -143,7 +148,7 @@ def endpoint_down(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> li
     for name in down:
         first = groups[name][0]
         why = _why_down(groups[name])
-        out.append(_finding(rule, state, name, f"{name} down on {state.name}",
+        out.append(make_finding(rule, state, name, f"{name} down on {state.name}",
                             f"{name} ({first.url}) down: {why}",
                             {"url": first.url, "status_code": first.status_code or 0,
                              "reason": why}, services=[name], slug=f"{name}-down"))
@@ -156,13 +161,13 @@ def endpoint_slow(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> li
         return None
     out = []
     for name, checks in groups.items():
-        if _ignored(rule, name) or any(not c.up for c in checks):
+        if ignored(rule, name) or any(not c.up for c in checks):
             continue
         latencies = [c.latency_ms for c in checks if c.latency_ms is not None]
         if not latencies or not rule.exceeds(max(latencies)):
             continue
         worst = max(latencies)
-        out.append(_finding(rule, state, name, f"{name} slow on {state.name}",
+        out.append(make_finding(rule, state, name, f"{name} slow on {state.name}",
                             f"{name} answered in {worst:.0f} ms (threshold {rule.threshold:g} ms)",
                             {"latency_ms": round(worst), "threshold_ms": rule.threshold or 0,
                              "url": checks[0].url},
@@ -171,115 +176,18 @@ def endpoint_slow(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> li
     return out
 
 
-# -- containers -----------------------------------------------------------------------
-
-
-def _service(c: Container) -> str:
-    return c.service or c.name
-
-
-def _restarts_in_window(c: Container, host: str, rule: EffectiveRule, ctx: RuleContext) -> int:
-    """How much the restart count rose within the rule's window (history kept in ``ctx``)."""
-    history = ctx.restarts.setdefault((host, c.name), deque())
-    if history and c.restart_count < history[-1][1]:
-        history.clear()  # the container was re-created: its count started again
-    if not history or history[-1][1] != c.restart_count or ctx.now - history[-1][0] > 1:
-        history.append((ctx.now, c.restart_count))
-    window = rule.window_seconds or 600.0
-    while len(history) > 1 and history[1][0] <= ctx.now - window:
-        history.popleft()
-    return c.restart_count - history[0][1]
-
-
-def _container_conditions(
-    state: HostState, ctx: RuleContext, rules: dict[str, EffectiveRule]
-) -> dict[str, list[tuple[Container, dict[str, EvidenceValue]]]] | None:
-    """Which container condition each container shows, worst first (one per container)."""
-    containers = _ssh_data(state, state.containers)
-    if containers is None:
-        return None
-    running_projects = {c.project for c in containers if c.state == "running" and c.project}
-    out: dict[str, list[tuple[Container, dict[str, EvidenceValue]]]] = {
-        sig.CONTAINER_OOM: [], sig.CONTAINER_RESTARTING: [], sig.CONTAINER_EXITED: [],
-        sig.CONTAINER_UNHEALTHY: [],
-    }
-    for c in containers:
-        base: dict[str, EvidenceValue] = {"container": c.name, "state": c.state,
-                                          "restart_count": c.restart_count}
-        if c.project:
-            base["project"] = c.project
-        if c.exit_code is not None:
-            base["exit_code"] = c.exit_code
-        restarting_rule = rules.get(sig.CONTAINER_RESTARTING)
-        rose = _restarts_in_window(c, state.name, restarting_rule, ctx) if restarting_rule else 0
-        if c.oom_killed:
-            out[sig.CONTAINER_OOM].append((c, base))
-        elif c.state == "restarting" or (
-            restarting_rule is not None and rose > 0 and restarting_rule.exceeds(rose)
-        ):
-            out[sig.CONTAINER_RESTARTING].append((c, {**base, "restarts_in_window": rose}))
-        elif c.state in ("exited", "dead") and (
-            c.exit_code not in (0, None) or c.project in running_projects
-        ):
-            out[sig.CONTAINER_EXITED].append((c, base))
-        if c.state == "running" and c.health == "unhealthy":
-            out[sig.CONTAINER_UNHEALTHY].append((c, {**base, "health": c.health}))
-    return out
-
-
-_CONTAINER_WORDS = {
-    sig.CONTAINER_OOM: ("killed by the OOM killer", "oom"),
-    sig.CONTAINER_RESTARTING: ("restarting in a loop", "restarting"),
-    sig.CONTAINER_EXITED: ("exited", "exited"),
-    sig.CONTAINER_UNHEALTHY: ("unhealthy", "unhealthy"),
-}
-
-
-def container_findings(
-    state: HostState, ctx: RuleContext, rules: dict[str, EffectiveRule]
-) -> dict[str, list[Finding] | None]:
-    """The four container rules at once (they share one pass and suppress each other)."""
-    wanted = [r for r in _CONTAINER_WORDS if r in rules]
-    conditions = _container_conditions(state, ctx, rules)
-    if conditions is None:
-        return {r: None for r in wanted}
-    result: dict[str, list[Finding] | None] = {}
-    for rule_id in wanted:
-        rule = rules[rule_id]
-        words, suffix = _CONTAINER_WORDS[rule_id]
-        found = []
-        for c, evidence in conditions[rule_id]:
-            if _ignored(rule, c.name, c.service):
-                continue
-            detail = [f"state {c.state}"]
-            if c.exit_code is not None and rule_id != sig.CONTAINER_UNHEALTHY:
-                detail.append(f"exit code {c.exit_code}")
-            if "restarts_in_window" in evidence:
-                detail.append(f"{evidence['restarts_in_window']} restarts in "
-                              f"{(rule.window_seconds or 600) / 60:g} min")
-            elif c.restart_count:
-                detail.append(f"{c.restart_count} restarts")
-            if c.status_text:
-                detail.append(c.status_text)
-            found.append(_finding(rule, state, c.name,
-                                  f"{_service(c)} container {words} on {state.name}",
-                                  f"container {c.name} {words}: " + ", ".join(detail),
-                                  evidence, services=[_service(c)],
-                                  slug=f"{_service(c)}-{suffix}"))
-        result[rule_id] = found
-    return result
-
-
 # -- postgres ---------------------------------------------------------------------------
 
 
-def postgres_unreachable(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> list[Finding] | None:
+def postgres_unreachable(
+    state: HostState, rule: EffectiveRule, ctx: RuleContext
+) -> list[Finding] | None:
     result = state.postgres
     if result is None or not state.reachable:
         return None
     if result.status in _PG_DOWN:
         reason = result.reason or result.status.value
-        return [_finding(rule, state, "", f"PostgreSQL unreachable on {state.name}",
+        return [make_finding(rule, state, "", f"PostgreSQL unreachable on {state.name}",
                          f"PostgreSQL on {state.name} does not answer: {reason}",
                          {"status": result.status.value, "reason": reason},
                          services=["postgresql"], slug="postgres-down")]
@@ -288,14 +196,16 @@ def postgres_unreachable(state: HostState, rule: EffectiveRule, ctx: RuleContext
     return None
 
 
-def postgres_connections(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> list[Finding] | None:
-    pg = _ssh_data(state, state.postgres)
+def postgres_connections(
+    state: HostState, rule: EffectiveRule, ctx: RuleContext
+) -> list[Finding] | None:
+    pg = ssh_data(state, state.postgres)
     if pg is None:
         return None
     pct = pg.used_percent
     if not pg.max_connections or not rule.exceeds(pct):
         return []
-    return [_finding(rule, state, "", f"PostgreSQL connections at {pct:.0f} % on {state.name}",
+    return [make_finding(rule, state, "", f"PostgreSQL connections at {pct:.0f} % on {state.name}",
                      f"{pg.total} of {pg.max_connections} connections in use ({pct:.0f} %, "
                      f"threshold {rule.threshold:g} %)",
                      {"connections": pg.total, "max_connections": pg.max_connections,
@@ -308,7 +218,7 @@ def postgres_connections(state: HostState, rule: EffectiveRule, ctx: RuleContext
 def postgres_idle_in_transaction(
     state: HostState, rule: EffectiveRule, ctx: RuleContext
 ) -> list[Finding] | None:
-    pg = _ssh_data(state, state.postgres)
+    pg = ssh_data(state, state.postgres)
     if pg is None:
         return None
     count = sum(n for s, n in pg.by_state.items() if s.startswith("idle in transaction"))
@@ -320,7 +230,7 @@ def postgres_idle_in_transaction(
                                           "threshold": rule.threshold or 0}
     if oldest:
         evidence["oldest_seconds"] = round(oldest)
-    return [_finding(rule, state, "", f"{count} PostgreSQL sessions idle in transaction "
+    return [make_finding(rule, state, "", f"{count} PostgreSQL sessions idle in transaction "
                      f"on {state.name}",
                      f"{count} sessions idle in transaction (threshold {rule.threshold:g})"
                      + (f", oldest {oldest:.0f} s" if oldest else ""),
@@ -332,13 +242,13 @@ def postgres_idle_in_transaction(
 
 
 def _disk(state: HostState, rule: EffectiveRule, inodes: bool) -> list[Finding] | None:
-    disk = _ssh_data(state, state.disk)
+    disk = ssh_data(state, state.disk)
     if disk is None:
         return None
     out = []
     for m in disk.mounts:
         pct = m.inode_percent if inodes else m.used_percent
-        if pct is None or _ignored(rule, m.mountpoint, m.device) or not rule.exceeds(pct):
+        if pct is None or ignored(rule, m.mountpoint, m.device) or not rule.exceeds(pct):
             continue
         what = "inodes" if inodes else "space"
         evidence: dict[str, EvidenceValue] = {
@@ -350,7 +260,7 @@ def _disk(state: HostState, rule: EffectiveRule, inodes: bool) -> list[Finding] 
         else:
             evidence.update(used_bytes=m.used_bytes, size_bytes=m.size_bytes,
                             free_bytes=m.free_bytes)
-        out.append(_finding(rule, state, m.mountpoint,
+        out.append(make_finding(rule, state, m.mountpoint,
                             f"{m.mountpoint} {what} at {pct:.0f} % on {state.name}",
                             f"{m.mountpoint} ({m.device}) {what} {pct:.1f} % used "
                             f"(threshold {rule.threshold:g} %)", evidence,
@@ -368,7 +278,7 @@ def disk_inodes(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> list
 
 
 def _system(state: HostState, rule: EffectiveRule, cpu: bool) -> list[Finding] | None:
-    system = _ssh_data(state, state.system)
+    system = ssh_data(state, state.system)
     if system is None:
         return None
     pct = system.cpu_percent if cpu else system.memory_percent
@@ -385,7 +295,7 @@ def _system(state: HostState, rule: EffectiveRule, cpu: bool) -> list[Finding] |
         evidence.update(memory_total=system.memory_total,
                         memory_available=system.memory_available,
                         swap_used=system.swap_total - system.swap_free)
-    return [_finding(rule, state, "", f"{what} at {pct:.0f} % on {state.name}",
+    return [make_finding(rule, state, "", f"{what} at {pct:.0f} % on {state.name}",
                      f"{what} {pct:.1f} % used (threshold {rule.threshold:g} %)", evidence,
                      slug="cpu-high" if cpu else "memory-high", severity=rule.severity_for(pct))]
 
@@ -420,7 +330,7 @@ def _certs(state: HostState, rule: EffectiveRule, kind: str) -> list[Finding] | 
         return None
     out = []
     for c in certs:
-        if _ignored(rule, c.source, c.subject):
+        if ignored(rule, c.source, c.subject):
             continue
         if kind == "expired" and _cert_expired(c):
             summary = f"certificate {c.subject or c.source} expired {-c.days_left:.1f} days ago"
@@ -432,7 +342,7 @@ def _certs(state: HostState, rule: EffectiveRule, kind: str) -> list[Finding] | 
                        f"{rule.critical_threshold or 0:g})")
         else:
             continue
-        out.append(_finding(rule, state, c.source, f"TLS certificate {kind}: {c.source}",
+        out.append(make_finding(rule, state, c.source, f"TLS certificate {kind}: {c.source}",
                             summary, _cert_evidence(c), slug=f"cert-{kind}-{c.subject}",
                             severity=rule.severity_for(c.days_left)))
     return out
@@ -468,7 +378,7 @@ def backup_stale(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> lis
             return []
         evidence.update(newest_key=backup.newest_key, age_hours=round(age_hours, 1))
         summary = f"newest backup {backup.newest_key} is {age_hours:.1f} h old (max {limit:g} h)"
-    return [_finding(rule, state, where, f"backup stale on {state.name}", summary, evidence,
+    return [make_finding(rule, state, where, f"backup stale on {state.name}", summary, evidence,
                      services=["backup"], slug="backup-stale")]
 
 
@@ -480,7 +390,7 @@ def backup_shrunk(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> li
     if change is None or change >= 0 or not rule.exceeds(-change):
         return []
     where = f"s3://{backup.bucket}/{backup.prefix}"
-    return [_finding(rule, state, where, f"backup shrank {-change:.0f} % on {state.name}",
+    return [make_finding(rule, state, where, f"backup shrank {-change:.0f} % on {state.name}",
                      f"newest backup {backup.newest_key} is {backup.newest_size} bytes, "
                      f"{-change:.0f} % smaller than the previous ({backup.previous_size} bytes)",
                      {"newest_key": backup.newest_key, "newest_size": backup.newest_size,

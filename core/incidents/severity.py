@@ -111,7 +111,7 @@ class SeverityScheme:
 
 
 def format_duration(seconds: float, zero: str = "0 s") -> str:
-    """A short human duration: ``45 s``, ``12 min``, ``1 h 05 min``, ``2 d 3 h``."""
+    """A short human duration: ``45 s``, ``12 min``, ``1 h 05 min``, ``24 h``, ``2 d 3 h``."""
     seconds = max(0.0, seconds)
     if seconds < 0.5:
         return zero
@@ -121,7 +121,7 @@ def format_duration(seconds: float, zero: str = "0 s") -> str:
     if minutes < 60:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
-    if hours < 24:
+    if hours < 48:
         return f"{hours} h" if minutes == 0 else f"{hours} h {minutes:02d} min"
     days, hours = divmod(hours, 24)
     return f"{days} d" if hours == 0 else f"{days} d {hours} h"

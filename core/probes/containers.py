@@ -74,12 +74,12 @@ def parse_time(value: str | None) -> float | None:
 def ports_from_inspect(network_ports: Mapping[str, Any] | None) -> tuple[PortMapping, ...]:
     """``NetworkSettings.Ports`` (``{"80/tcp": [{"HostIp", "HostPort"}]}``) as PortMappings."""
     out: list[PortMapping] = []
-    for key, bindings in sorted((network_ports or {}).items()):
+    parsed = []
+    for key, bindings in (network_ports or {}).items():
         port_text, _, proto = key.partition("/")
-        try:
-            port = int(port_text)
-        except ValueError:
-            continue
+        if port_text.isdigit():
+            parsed.append((int(port_text), proto, bindings))
+    for port, proto, bindings in sorted(parsed, key=lambda item: (item[0], item[1])):
         if not bindings:
             out.append(PortMapping(port, proto or "tcp"))
             continue
@@ -364,7 +364,9 @@ class ContainersProbe:
         while the host is down) and yields a full resync again.  Runs until
         the consumer stops iterating.
         """
-        params = {"filters": json.dumps({"type": ["container"]})}
+        # only the actions that matter: health checks alone fire exec_* events every interval
+        events = sorted(STATE_EVENTS | {"destroy"})
+        params = {"filters": json.dumps({"type": ["container"], "event": events})}
         last_failure = ""
         while True:
             if not host_is_up(self.host):

@@ -105,7 +105,9 @@ def cpu_busy_percent(current: CpuTimes, previous: CpuTimes | None) -> float | No
     return min(100.0, 100.0 * busy / total)
 
 
-def parse_system(text: str, previous: CpuTimes | None = None) -> tuple[SystemState, CpuTimes | None]:
+def parse_system(
+    text: str, previous: CpuTimes | None = None
+) -> tuple[SystemState, CpuTimes | None]:
     """The batched command's output → a SystemState and this sample's CPU times."""
     sections = split_sections(text)
     if len(sections) < 5:

@@ -135,7 +135,7 @@ class DashboardScreen(Screen[None]):
         table = self.query_one(ContainersTable)
         result = state.containers
         if result is not None and result.ok and result.data is not None:
-            table.update_host(state.name, result.data)
+            table.update_host(state.name, result.data, result.at)
         else:
             table.drop_host(state.name)
 

@@ -1,0 +1,237 @@
+"""The incident journal: one directory per incident, one JSON line per event, fsynced.
+
+Layout: ``<journal_dir>/<incident-id>/journal.jsonl`` (the report is written
+next to it).  Every event is a JSON object with ``v``, ``type``, ``ts``
+(epoch seconds), ``operator``, ``incident``, ``origin`` (which console wrote
+it) and ``eid`` (unique, so applying an event twice is harmless), plus
+fields of its type.  Strings are redacted and command output trimmed to
+:data:`OUTPUT_LIMIT` bytes before anything reaches the disk.
+
+Appends take an exclusive ``flock`` on the file, terminate a torn last line
+left by a killed writer, write one line and ``fsync`` before returning.
+Readers ignore a torn last line and any undecodable line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from core.incidents.model import check_incident_id, is_incident_id
+from core.redact import redact
+
+Event = dict[str, Any]
+VERSION = 1
+JOURNAL_NAME = "journal.jsonl"
+OUTPUT_LIMIT = 8 * 1024
+"""Bytes of step output kept in the journal (head and tail, the middle trimmed)."""
+
+DETECTED = "detected"
+ACKNOWLEDGED = "acknowledged"
+SEVERITY_CHANGED = "severity_changed"
+RECOVERED = "recovered"
+REOPENED = "reopened"
+RESOLVED = "resolved"
+MERGED = "merged"
+MERGED_FROM = "merged_from"
+RUNBOOK = "runbook"
+REPORT_FIELDS = "report_fields"
+NOTE = "note"
+_STRUCTURAL = frozenset({"type", "incident", "origin", "eid", "key"})
+
+
+def new_origin() -> str:
+    """An id for this console process: ``host:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def trim_output(text: str, limit: int = OUTPUT_LIMIT) -> tuple[str, int]:
+    """``text`` cut to about ``limit`` UTF-8 bytes (first quarter, last three quarters kept).
+
+    Returns the text and how many bytes were dropped (0 if none).
+    """
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return text, 0
+    head_len = limit // 4
+    tail_len = limit - head_len
+    dropped = len(data) - head_len - tail_len
+    head = data[:head_len].decode("utf-8", "ignore")
+    tail = data[-tail_len:].decode("utf-8", "ignore")
+    return f"{head}\n… [{dropped} bytes trimmed] …\n{tail}", dropped
+
+
+def sanitize(value: Any) -> Any:
+    """``value`` with every string redacted (recursively through lists and dicts)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: (v if k in _STRUCTURAL else sanitize(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [sanitize(v) for v in value]
+    return value
+
+
+def prepare(event: Event) -> Event:
+    """The event as it will be written: output redacted then trimmed, every string redacted."""
+    event = sanitize(event)
+    if isinstance(event.get("output"), str):
+        event["output"], dropped = trim_output(event["output"])
+        if dropped:
+            event["output_trimmed"] = dropped
+    return event
+
+
+def parse_lines(data: bytes) -> tuple[list[Event], int]:
+    """Events in the complete lines of ``data`` and how many bytes those lines took.
+
+    A last line without its newline is not consumed (a torn line, or one
+    still being written); undecodable lines are skipped.
+    """
+    end = data.rfind(b"\n")
+    if end < 0:
+        return [], 0
+    events = []
+    for line in data[:end].split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            continue
+        if isinstance(obj, dict) and isinstance(obj.get("type"), str):
+            events.append(obj)
+    return events, end + 1
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Journal:
+    """One incident's ``journal.jsonl``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, event: Event) -> Event:
+        """Redact, trim, write one line and fsync; returns the event exactly as written."""
+        event = prepare(event)
+        line = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line  # a killed writer left half a line: end it, keep ours whole
+            data = memoryview(line + b"\n")
+            while data:
+                written = os.write(fd, data)
+                data = data[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return event
+
+    def read(self) -> list[Event]:
+        """Every readable event, oldest first (torn or undecodable lines skipped)."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        return parse_lines(data)[0]
+
+
+class JournalStore:
+    """The journal directory shared by every console (and its pairing partners)."""
+
+    def __init__(
+        self,
+        root: Path | str,
+        operator: str,
+        origin: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.root = Path(root).expanduser()
+        self.operator = operator
+        self.origin = origin or new_origin()
+        self.clock = clock
+
+    def incident_dir(self, incident_id: str) -> Path:
+        """``<root>/<incident-id>`` (the id is checked: no ``..`` or slashes)."""
+        return self.root / check_incident_id(incident_id)
+
+    def journal(self, incident_id: str) -> Journal:
+        """The journal of one incident."""
+        return Journal(self.incident_dir(incident_id) / JOURNAL_NAME)
+
+    def exists(self, incident_id: str) -> bool:
+        """Whether the incident has a directory."""
+        return is_incident_id(incident_id) and self.incident_dir(incident_id).is_dir()
+
+    def incident_ids(self) -> list[str]:
+        """Every incident id with a journal, sorted (ids start with their UTC date)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.root.iterdir()
+            if is_incident_id(p.name) and (p / JOURNAL_NAME).is_file()
+        )
+
+    def read(self, incident_id: str) -> list[Event]:
+        """Every readable event of one incident."""
+        return self.journal(incident_id).read()
+
+    def event(self, incident_id: str, kind: str, /, **fields: Any) -> Event:
+        """A new event of type ``kind`` stamped with time, operator, incident, origin and eid."""
+        event: Event = {"v": VERSION, "type": kind, "ts": round(self.clock(), 3),
+                        "operator": self.operator, "incident": incident_id,
+                        "origin": self.origin, "eid": uuid.uuid4().hex[:16]}
+        event.update(fields)
+        event["type"] = kind
+        return event
+
+    def append(self, incident_id: str, kind: str, /, **fields: Any) -> Event:
+        """Build, write and fsync one event; returns it as written."""
+        return self.journal(incident_id).append(self.event(incident_id, kind, **fields))
+
+    def append_event(self, incident_id: str, event: Event) -> Event:
+        """Stamp a partly built event (e.g. from :class:`Checklist`), write it, return it."""
+        fields = {k: v for k, v in event.items() if k != "type"}
+        return self.append(incident_id, str(event["type"]), **fields)
+
+    def create(self, incident_id: str, kind: str, /, **fields: Any) -> Event | None:
+        """Make the incident's directory and write its first event; ``None`` if it exists."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            self.incident_dir(incident_id).mkdir(mode=0o700)
+        except FileExistsError:
+            return None
+        event = self.append(incident_id, kind, **fields)
+        _fsync_dir(self.incident_dir(incident_id))
+        _fsync_dir(self.root)
+        return event
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """An exclusive lock on the whole directory (held while opening incidents)."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)

@@ -1,0 +1,162 @@
+"""The backups probe: the newest object under a prefix in an S3-compatible bucket.
+
+boto3 is blocking, so every call runs in a thread (``asyncio.to_thread``)
+with short connect/read timeouts and few retries.  Credentials come from
+the environment variables the config names (else boto3's usual chain).
+A bucket or prefix with no objects is not a probe failure but a finding:
+the result is OK with ``object_count == 0``, an empty ``newest_key`` and an
+infinite ``newest_age_seconds`` (no backup at all is older than any limit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import time
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
+
+from core.config import BackupConfig
+from core.probes.base import ProbeError, failed, ok
+from core.state import BackupState, ProbeResult, ProbeStatus
+
+DENIED_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden", "403"}
+
+
+Listed = dict[str, Any]
+
+
+def newest_two(objects: list[Listed]) -> tuple[Listed | None, Listed | None]:
+    """The newest and second-newest objects by ``LastModified`` (then by key)."""
+    ordered = sorted(objects, key=lambda o: (o["LastModified"], o["Key"]), reverse=True)
+    first = ordered[0] if ordered else None
+    second = ordered[1] if len(ordered) > 1 else None
+    return first, second
+
+
+def backup_state(
+    bucket: str, prefix: str, objects: list[dict[str, Any]], now: float | None = None
+) -> BackupState:
+    """Summarise a listing (``Key``, ``Size``, ``LastModified`` datetimes)."""
+    now = time.time() if now is None else now
+    newest, previous = newest_two(objects)
+    if newest is None:
+        return BackupState(bucket, prefix, "", 0, math.inf, None, 0)
+    return BackupState(
+        bucket=bucket,
+        prefix=prefix,
+        newest_key=str(newest["Key"]),
+        newest_size=int(newest.get("Size", 0)),
+        newest_age_seconds=max(0.0, now - newest["LastModified"].timestamp()),
+        previous_size=int(previous.get("Size", 0)) if previous is not None else None,
+        object_count=len(objects),
+    )
+
+
+def describe_s3_error(exc: BaseException, where: str) -> ProbeError:
+    """A boto3/botocore failure as a status and reason."""
+    if isinstance(exc, NoCredentialsError):
+        return ProbeError(ProbeStatus.NOT_CONFIGURED, "no S3 credentials")
+    if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
+        return ProbeError(ProbeStatus.TIMEOUT, f"{where} did not answer in time")
+    if isinstance(exc, EndpointConnectionError):
+        return ProbeError(ProbeStatus.UNREACHABLE, f"cannot connect to {where}")
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        message = str(error.get("Message", "")) or code
+        if code in DENIED_CODES:
+            return ProbeError(ProbeStatus.PERMISSION_DENIED, f"{code}: {message}")
+        if code == "NoSuchBucket":
+            return ProbeError(ProbeStatus.ERROR, f"no such bucket at {where}")
+        return ProbeError(ProbeStatus.ERROR, f"{code}: {message}")
+    if isinstance(exc, BotoCoreError):
+        return ProbeError(ProbeStatus.ERROR, str(exc))
+    return ProbeError(ProbeStatus.ERROR, str(exc) or type(exc).__name__)
+
+
+class BackupsProbe:
+    """Freshness and size of the newest backup object, seen from the console."""
+
+    name = "backups"
+
+    def __init__(self, config: BackupConfig, timeout: float = 10.0) -> None:
+        self.config = config
+        self.timeout = timeout
+        self._client: Any = None
+
+    @property
+    def where(self) -> str:
+        """``s3://bucket/prefix at endpoint`` for messages."""
+        return f"s3://{self.config.bucket}/{self.config.prefix} at {self.config.endpoint_url}"
+
+    def _credentials(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for env, key in (
+            (self.config.access_key_env, "aws_access_key_id"),
+            (self.config.secret_key_env, "aws_secret_access_key"),
+        ):
+            if not env:
+                continue
+            value = os.environ.get(env)
+            if value is None:
+                raise ProbeError(
+                    ProbeStatus.NOT_CONFIGURED, f"environment variable {env} is not set"
+                )
+            out[key] = value
+        return out
+
+    def _s3(self) -> Any:
+        if self._client is None:
+            session = boto3.session.Session()
+            self._client = session.client(
+                "s3",
+                endpoint_url=self.config.endpoint_url or None,
+                region_name=self.config.region or None,
+                config=BotoConfig(
+                    connect_timeout=min(5.0, self.timeout),
+                    read_timeout=self.timeout,
+                    retries={"max_attempts": 2, "mode": "standard"},
+                    s3={"addressing_style": "path"},
+                ),
+                **self._credentials(),
+            )
+        return self._client
+
+    def list_objects(self) -> list[dict[str, Any]]:
+        """Every object under the prefix (blocking: run it in a thread)."""
+        paginator = self._s3().get_paginator("list_objects_v2")
+        objects: list[dict[str, Any]] = []
+        for page in paginator.paginate(Bucket=self.config.bucket, Prefix=self.config.prefix):
+            objects.extend(page.get("Contents", []))
+        return objects
+
+    async def collect(self) -> ProbeResult[BackupState]:
+        """List the prefix and summarise the newest backup; never raises."""
+        try:
+            objects = await asyncio.to_thread(self.list_objects)
+        except asyncio.CancelledError:
+            raise
+        except ProbeError as exc:
+            return failed(self.name, exc.status, exc.reason)
+        except Exception as exc:
+            error = describe_s3_error(exc, self.where)
+            return failed(self.name, error.status, error.reason)
+        return ok(self.name, backup_state(self.config.bucket, self.config.prefix, objects))
+
+    async def close(self) -> None:
+        """Close the S3 client's connections."""
+        client, self._client = self._client, None
+        if client is not None:
+            await asyncio.to_thread(client.close)

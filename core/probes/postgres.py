@@ -1,0 +1,285 @@
+"""The PostgreSQL probe: connections, long and blocked queries, database sizes.
+
+The server is reached the way production reaches it: through the host's SSH
+tunnel (:meth:`Host.forward_tcp`), with psycopg's async connection, an
+explicit connect timeout, ``application_name='warroom'`` and a read-only,
+time-limited session.  One connection is kept open between collects and
+reopened when it breaks (e.g. after the SSH link came back).
+
+Counts cover client backends only and **exclude warroom's own connection**,
+so they show what the applications are doing; ``max_connections`` is the
+server's setting.  For a backend that is ``active``, ``query_seconds`` is
+how long its current query has run; for any other state it is how long the
+backend has been in that state (e.g. idle in transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import time
+from typing import Any
+
+import psycopg
+
+from core.config import PostgresConfig
+from core.hosts.base import Host
+from core.probes.base import (
+    ProbeError,
+    describe_exception,
+    failed,
+    host_down,
+    host_down_reason,
+    host_is_up,
+    ok,
+)
+from core.state import PgBackend, PgState, ProbeResult, ProbeStatus
+
+APPLICATION_NAME = "warroom"
+LONGEST = 5
+QUERY_TEXT_LIMIT = 2000
+SIZES_MAX_AGE = 60.0
+
+ACTIVITY_SQL = """
+SELECT pid,
+       coalesce(datname, ''),
+       coalesce(usename, ''),
+       coalesce(application_name, ''),
+       coalesce(host(client_addr), CASE WHEN client_port = -1 THEN 'local' ELSE '' END),
+       coalesce(state, ''),
+       left(coalesce(query, ''), %(limit)s),
+       EXTRACT(EPOCH FROM clock_timestamp()
+               - CASE WHEN state = 'active' THEN query_start ELSE state_change END)::float8,
+       coalesce(wait_event_type || ': ' || wait_event, ''),
+       CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) ELSE '{}'::int[] END
+  FROM pg_stat_activity
+ WHERE backend_type = 'client backend'
+"""
+
+SETTINGS_SQL = """
+SELECT current_setting('max_connections')::int,
+       current_setting('server_version'),
+       pg_backend_pid()
+"""
+
+SIZES_SQL = """
+SELECT datname,
+       CASE WHEN has_database_privilege(datname, 'CONNECT')
+            THEN pg_database_size(datname) END
+  FROM pg_database
+ WHERE NOT datistemplate
+"""
+
+
+def backend_from_row(row: tuple[Any, ...]) -> PgBackend:
+    """One ``ACTIVITY_SQL`` row as a PgBackend."""
+    seconds = row[7]
+    return PgBackend(
+        pid=int(row[0]),
+        database=str(row[1]),
+        user=str(row[2]),
+        application=str(row[3]),
+        client=str(row[4]),
+        state=str(row[5]) or "unknown",
+        query=str(row[6]),
+        query_seconds=float(seconds) if seconds is not None and math.isfinite(seconds) else None,
+        wait_event=str(row[8]),
+        blocked_by=tuple(int(p) for p in (row[9] or ())),
+    )
+
+
+def summarise(
+    backends: list[PgBackend],
+    max_connections: int,
+    own_pid: int | None,
+    sizes: dict[str, int],
+    version: str = "",
+) -> PgState:
+    """Counts, longest and blocked queries from every client backend but warroom's own."""
+    others = [b for b in backends if b.pid != own_pid]
+    by_state: dict[str, int] = {}
+    by_database: dict[str, int] = {}
+    by_user: dict[str, int] = {}
+    for b in others:
+        by_state[b.state] = by_state.get(b.state, 0) + 1
+        by_database[b.database] = by_database.get(b.database, 0) + 1
+        by_user[b.user] = by_user.get(b.user, 0) + 1
+    active = [b for b in others if b.state == "active" and b.query_seconds is not None]
+    active.sort(key=lambda b: b.query_seconds or 0.0, reverse=True)
+    blocked = [b for b in others if b.blocked_by]
+    extra: dict[str, Any] = {}
+    if "blockers" in PgState.__dataclass_fields__:
+        blocking = {pid for b in blocked for pid in b.blocked_by}
+        extra["blockers"] = tuple(b for b in backends if b.pid in blocking)
+    return PgState(
+        max_connections=max_connections,
+        total=len(others),
+        by_state=by_state,
+        by_database=by_database,
+        by_user=by_user,
+        longest=tuple(active[:LONGEST]),
+        blocked=tuple(blocked),
+        database_sizes=sizes,
+        version=version,
+        **extra,
+    )
+
+
+def describe_pg_error(exc: BaseException, where: str) -> ProbeError:
+    """A psycopg (or socket) failure as a status and reason."""
+    text = str(exc).strip()
+    lower = text.lower()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if "password authentication failed" in lower or "no pg_hba.conf entry" in lower:
+        return ProbeError(ProbeStatus.PERMISSION_DENIED, first)
+    if "permission denied" in lower:
+        return ProbeError(ProbeStatus.PERMISSION_DENIED, first)
+    if "timeout expired" in lower or isinstance(exc, TimeoutError):
+        return ProbeError(ProbeStatus.TIMEOUT, f"no answer from PostgreSQL at {where}")
+    if "connection refused" in lower:
+        return ProbeError(ProbeStatus.UNREACHABLE, f"connection refused by {where}")
+    if "server closed the connection" in lower or "connection is lost" in lower:
+        return ProbeError(ProbeStatus.UNREACHABLE, f"cannot reach PostgreSQL at {where}")
+    if isinstance(exc, psycopg.OperationalError):
+        return ProbeError(ProbeStatus.UNREACHABLE, first)
+    if isinstance(exc, psycopg.Error):
+        return ProbeError(ProbeStatus.ERROR, first)
+    status, reason = describe_exception(exc)
+    return ProbeError(status, reason)
+
+
+class PostgresProbe:
+    """Connections and queries of one PostgreSQL server, seen through a host's tunnel."""
+
+    name = "postgres"
+
+    def __init__(self, host: Host, config: PostgresConfig, statement_timeout: float = 5.0):
+        self.host = host
+        self.config = config
+        self.statement_timeout = statement_timeout
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._own_pid: int | None = None
+        self._sizes: dict[str, int] = {}
+        self._sizes_at = 0.0
+        self._lock = asyncio.Lock()
+
+    @property
+    def where(self) -> str:
+        """``host:port via <host>`` for messages."""
+        return f"{self.config.host}:{self.config.port} via {self.host.name}"
+
+    def _password(self) -> str | None:
+        env = self.config.password_env
+        if not env:
+            return None
+        value = os.environ.get(env)
+        if value is None:
+            raise ProbeError(
+                ProbeStatus.NOT_CONFIGURED, f"environment variable {env} is not set"
+            )
+        return value
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        if not host_is_up(self.host):
+            raise ProbeError(ProbeStatus.HOST_DOWN, host_down_reason(self.host))
+        password = self._password()
+        forward = await self.host.forward_tcp(self.config.host, self.config.port)
+        timeout = self.config.connect_timeout
+        kwargs: dict[str, Any] = {
+            "host": forward.host,
+            "port": forward.port,
+            "dbname": self.config.database,
+            "user": self.config.user,
+            "connect_timeout": max(2, math.ceil(timeout)),
+            "application_name": APPLICATION_NAME,
+            "autocommit": True,
+            "options": (
+                "-c default_transaction_read_only=on "
+                f"-c statement_timeout={int(self.statement_timeout * 1000)}"
+            ),
+        }
+        if password is not None:
+            kwargs["password"] = password
+        try:
+            conn = await asyncio.wait_for(
+                psycopg.AsyncConnection.connect(**kwargs), max(2, timeout) + 2
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise describe_pg_error(exc, self.where) from None
+        return conn
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            await self._drop()
+            self._conn = await self._connect()
+        return self._conn
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # a broken link: nothing more to do
+                await asyncio.wait_for(conn.close(), 2)
+
+    async def _query(self, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
+        """Run one query, reconnecting once if the kept connection broke."""
+        for attempt in (1, 2):
+            conn = await self._connection()
+            try:
+                async with conn.cursor() as cur:
+                    await cur.execute(sql, params)
+                    return list(await cur.fetchall())
+            except psycopg.OperationalError as exc:
+                await self._drop()
+                if attempt == 2 or not host_is_up(self.host):
+                    raise describe_pg_error(exc, self.where) from None
+            except psycopg.Error as exc:
+                raise describe_pg_error(exc, self.where) from None
+        raise AssertionError("unreachable")
+
+    async def collect(self) -> ProbeResult[PgState]:
+        """Connections by state/database/user, long and blocked queries; never raises."""
+        if not host_is_up(self.host):
+            await self._drop()
+            return host_down(self.name, self.host)
+        try:
+            async with self._lock:
+                settings = await self._query(SETTINGS_SQL)
+                max_connections, version, own_pid = settings[0]
+                self._own_pid = int(own_pid)
+                rows = await self._query(ACTIVITY_SQL, {"limit": QUERY_TEXT_LIMIT})
+                if time.monotonic() - self._sizes_at > SIZES_MAX_AGE or not self._sizes:
+                    sizes = await self._query(SIZES_SQL)
+                    self._sizes = {str(n): int(s) for n, s in sizes if s is not None}
+                    self._sizes_at = time.monotonic()
+        except asyncio.CancelledError:
+            raise
+        except ProbeError as exc:
+            return failed(self.name, exc.status, exc.reason)
+        except Exception as exc:
+            error = describe_pg_error(exc, self.where)
+            return failed(self.name, error.status, error.reason)
+        backends = [backend_from_row(r) for r in rows]
+        state = summarise(backends, int(max_connections), self._own_pid, dict(self._sizes), version)
+        return ok(self.name, state)
+
+    async def _signal(self, function: str, pid: int) -> int:
+        rows = await self._query(f"SELECT {function}(%(pid)s)", {"pid": int(pid)})
+        return 0 if rows and rows[0][0] else 1
+
+    async def cancel_backend(self, pid: int) -> int:
+        """``pg_cancel_backend(pid)``: 0 if the backend was signalled, 1 if not (no such pid)."""
+        async with self._lock:
+            return await self._signal("pg_cancel_backend", pid)
+
+    async def terminate_backend(self, pid: int) -> int:
+        """``pg_terminate_backend(pid)``: 0 if the backend was signalled, 1 if not."""
+        async with self._lock:
+            return await self._signal("pg_terminate_backend", pid)
+
+    async def close(self) -> None:
+        """Close the kept connection."""
+        await self._drop()

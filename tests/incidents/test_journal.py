@@ -1,0 +1,134 @@
+"""The journal: append + fsync, torn and bad lines, SIGKILL mid-write, redaction, trimming."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from core.incidents import journal as J
+from core.incidents.journal import Journal, JournalStore, trim_output
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_append_and_read_back(tmp_path):
+    store = JournalStore(tmp_path, "alice", origin="console-a", clock=lambda: 1000.0)
+    first = store.append("inc-1", "note", text="hello")
+    second = store.append("inc-1", "acknowledged")
+    assert store.read("inc-1") == [first, second]
+    assert first["ts"] == 1000.0 and first["operator"] == "alice"
+    assert first["incident"] == "inc-1" and first["origin"] == "console-a"
+    assert first["v"] == 1 and first["eid"] != second["eid"]
+    lines = (tmp_path / "inc-1" / "journal.jsonl").read_bytes().split(b"\n")
+    assert len(lines) == 3 and lines[-1] == b""  # one object per line
+    assert store.incident_ids() == ["inc-1"]
+
+
+def test_every_append_is_fsynced(tmp_path, monkeypatch):
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    journal = Journal(tmp_path / "x" / "journal.jsonl")
+    for n in range(3):
+        journal.append({"type": "note", "n": n})
+    assert len(synced) == 3
+
+
+def test_torn_last_line_is_ignored_and_nothing_earlier_lost(tmp_path):
+    store = JournalStore(tmp_path, "alice")
+    events = [store.append("inc-1", "note", text=f"n{n}") for n in range(5)]
+    path = tmp_path / "inc-1" / "journal.jsonl"
+    line = json.dumps(store.event("inc-1", "note", text="torn")).encode()
+    with path.open("ab") as fh:
+        fh.write(line[: len(line) // 2])  # the writer died half-way
+    assert store.read("inc-1") == events
+    # the next writer ends the torn line first: its own event stays whole
+    after = store.append("inc-1", "note", text="after the crash")
+    assert store.read("inc-1") == [*events, after]
+
+
+def test_undecodable_lines_are_skipped(tmp_path):
+    path = tmp_path / "inc-1" / "journal.jsonl"
+    journal = Journal(path)
+    a = journal.append({"type": "note", "text": "a"})
+    with path.open("ab") as fh:
+        fh.write(b"\xff\xfe garbage\n{not json}\n[1, 2]\n\n")
+    b = journal.append({"type": "note", "text": "b"})
+    assert journal.read() == [a, b]
+
+
+def test_invalid_incident_ids_cannot_escape_the_directory(tmp_path):
+    store = JournalStore(tmp_path, "alice")
+    for bad in ("../evil", "a/b", "..", ""):
+        with pytest.raises(ValueError):
+            store.append(bad, "note")
+
+
+def test_create_is_exclusive(tmp_path):
+    store = JournalStore(tmp_path, "alice")
+    assert store.create("inc-1", "detected", rule="disk.full") is not None
+    assert store.create("inc-1", "detected", rule="disk.full") is None
+    assert len(store.read("inc-1")) == 1
+
+
+def test_output_is_trimmed_to_the_bound():
+    text = "".join(f"line {n}\n" for n in range(5000))
+    trimmed, dropped = trim_output(text)
+    assert len(trimmed.encode()) < J.OUTPUT_LIMIT + 100 and dropped > 0
+    assert trimmed.startswith("line 0\n") and trimmed.endswith("line 4999\n")
+    assert f"[{dropped} bytes trimmed]" in trimmed
+    assert trim_output("short") == ("short", 0)
+
+
+def test_journal_redacts_before_writing(tmp_path):
+    store = JournalStore(tmp_path, "alice")
+    output = "DATABASE_URL=postgres://app:hunter2@db/app\n" + "x" * 20000 + "\nSECRET=tail-secret"
+    event = store.append("inc-1", "step_finished", step="env", output=output,
+                         command="curl -H 'Authorization: Bearer abcdefgh12345678'")
+    raw = (tmp_path / "inc-1" / "journal.jsonl").read_text()
+    for secret in ("hunter2", "abcdefgh12345678", "tail-secret"):
+        assert secret not in raw
+    assert event["output_trimmed"] > 0 and "[REDACTED]" in event["output"]
+    assert store.read("inc-1") == [event]
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from core.incidents.journal import JournalStore
+    store = JournalStore(sys.argv[1], "writer", origin="writer")
+    n = 0
+    while True:
+        store.append("inc-kill", "note", n=n, text="x" * 3000)
+        n += 1
+""")
+
+
+def test_sigkill_mid_write_loop_loses_nothing_before(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], cwd=ROOT)
+    path = tmp_path / "inc-kill" / "journal.jsonl"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if path.exists() and path.read_bytes().count(b"\n") >= 40:
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the writer did not write 40 events")
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    events = JournalStore(tmp_path, "reader").read("inc-kill")
+    numbers = [e["n"] for e in events]
+    assert len(numbers) >= 40
+    assert numbers == list(range(len(numbers)))  # every event before the kill, in order
+    complete_lines = path.read_bytes().count(b"\n")
+    assert len(numbers) == complete_lines

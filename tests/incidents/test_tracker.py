@@ -1,0 +1,247 @@
+"""Incident lifecycle: open once, recover vs resolve, reopen, acknowledge, reclassify, merge."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from core.config import Config
+from core.incidents.detector import Detector
+from core.incidents.journal import JournalStore
+from core.incidents.model import Finding, IncidentStatus, check_incident_id, incident_id
+from core.incidents.replay import replay
+from core.incidents.severity import SeverityScheme
+from core.incidents.tracker import IncidentTracker
+from core.state import DiskState
+
+from .helpers import host, mount
+
+T0 = 1_795_000_000.0  # 2026-11-18 11:06:40 UTC
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def disk_finding(mountpoint: str = "/data", severity: int = 1, host_name: str = "web1") -> Finding:
+    return Finding(rule="disk.full", host=host_name, subject=mountpoint, severity=severity,
+                   title=f"{mountpoint} space at 95 % on {host_name}",
+                   summary=f"{mountpoint} 95.0 % used", evidence={"used_percent": 95.0},
+                   signal="disk.full", slug=f"disk-{mountpoint}", since=T0)
+
+
+def api_finding(rule: str = "container.exited", service: str = "api") -> Finding:
+    return Finding(rule=rule, host="web1", subject=f"shop-{service}-1", severity=1,
+                   title=f"{service} container exited on web1", summary="exit code 1",
+                   services=(service,), evidence={"exit_code": 1}, slug=f"{service}-exited",
+                   since=T0)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def tracker(tmp_path, clock) -> IncidentTracker:
+    store = JournalStore(tmp_path, "alice", clock=clock)
+    return IncidentTracker(store, runbook_for=lambda f: f"rb-{f.rule}")
+
+
+def types(tracker: IncidentTracker, incident: str) -> list[str]:
+    return [e["type"] for e in tracker.store.read(incident)]
+
+
+def test_incident_ids_are_short_typable_and_unique():
+    assert incident_id(T0, "Web_1.prod", "api-down") == "20261118-1106-web-1-prod-api-down"
+    taken = {"20261118-1106-web1-api-down"}
+    again = incident_id(T0, "web1", "api-down", taken.__contains__)
+    assert again == "20261118-1106-web1-api-down-2"
+    for bad in ("../etc", "a/b", "", "UPPER", "x" * 81):
+        with pytest.raises(ValueError):
+            check_incident_id(bad)
+
+
+def test_finding_opens_one_incident_and_updates_it(tracker):
+    events = tracker.observe([disk_finding()], now=T0 + 60)
+    assert [e["type"] for e in events] == ["detected"]
+    [incident] = tracker.incidents()
+    assert incident.id == "20261118-1106-web1-disk-data"
+    assert incident.status is IncidentStatus.OPEN
+    assert (incident.rule, incident.host, incident.severity) == ("disk.full", "web1", 1)
+    assert incident.runbook == "rb-disk.full" and incident.detected_at == T0
+    assert incident.evidence == {"used_percent": 95.0}
+    assert tracker.observe([disk_finding()], now=T0 + 70) == []
+    assert len(tracker.incidents()) == 1 and types(tracker, incident.id) == ["detected"]
+
+
+def test_recovered_stays_until_resolved(tracker):
+    [detected] = tracker.observe([disk_finding()], now=T0)
+    inc = detected["incident"]
+    tracker.observe([], recovered=["disk.full|web1|/data"], now=T0 + 300)
+    assert tracker.incident(inc).status is IncidentStatus.RECOVERED
+    assert [i.id for i in tracker.incidents()] == [inc]  # still on the panel
+    tracker.resolve(inc, summary="cleaned /data/tmp")
+    assert tracker.incidents() == []
+    assert tracker.incident(inc).status is IncidentStatus.RESOLVED
+    assert [i.id for i in tracker.incidents(include_resolved=True)] == [inc]
+    assert types(tracker, inc) == ["detected", "recovered", "resolved"]
+
+
+def test_a_recovered_condition_that_returns_reopens_the_same_incident(tracker):
+    [detected] = tracker.observe([disk_finding()], now=T0)
+    inc = detected["incident"]
+    tracker.acknowledge(inc)
+    tracker.observe([], recovered=["disk.full|web1|/data"], now=T0 + 100)
+    tracker.observe([disk_finding()], now=T0 + 200)
+    assert tracker.incident(inc).status is IncidentStatus.ACKNOWLEDGED
+    assert len(tracker.incidents(include_resolved=True)) == 1
+    assert types(tracker, inc)[-1] == "reopened"
+
+
+def test_after_resolve_the_same_condition_opens_a_new_incident(tracker):
+    [detected] = tracker.observe([disk_finding()], now=T0)
+    tracker.resolve(detected["incident"])
+    [again] = tracker.observe([disk_finding()], now=T0 + 10)
+    assert again["incident"] == detected["incident"] + "-2"
+
+
+def test_acknowledge_and_reclassify_are_journaled(tracker, clock):
+    [detected] = tracker.observe([disk_finding()], now=T0)
+    inc = detected["incident"]
+    clock.now = T0 + 120
+    assert tracker.acknowledge(inc)["operator"] == "alice"
+    assert tracker.acknowledge(inc) is None
+    incident = tracker.incident(inc)
+    assert incident.status is IncidentStatus.ACKNOWLEDGED and incident.acknowledged_at == T0 + 120
+    event = tracker.reclassify(inc, "P0", reason="payments are down")
+    assert (event["from"], event["to"]) == (1, 0)
+    assert tracker.reclassify(inc, 0) is None
+    assert tracker.incident(inc).severity == 0
+    assert types(tracker, inc) == ["detected", "acknowledged", "severity_changed"]
+    [change] = tracker.view(inc).severity_changes
+    assert (change.before, change.after, change.reason, change.auto) == (
+        1, 0, "payments are down", False)
+
+
+def test_detector_escalates_until_the_operator_reclassifies(tracker):
+    [detected] = tracker.observe([disk_finding(severity=1)], now=T0)
+    inc = detected["incident"]
+    [escalated] = tracker.observe([disk_finding(severity=0)], now=T0 + 60)
+    assert escalated["type"] == "severity_changed" and escalated["auto"] is True
+    assert tracker.incident(inc).severity == 0
+    tracker.reclassify(inc, 2, reason="test box")
+    assert tracker.observe([disk_finding(severity=0)], now=T0 + 120) == []
+    assert tracker.incident(inc).severity == 2
+
+
+def test_merge_a_duplicate(tracker):
+    exited = tracker.observe([api_finding()], now=T0)[0]["incident"]
+    down_finding = Finding(rule="endpoint.down", host="web1", subject="api", severity=0,
+                           title="api down on web1", summary="HTTP 502", services=("api-http",),
+                           slug="api-down", since=T0)
+    down = tracker.observe([down_finding], now=T0 + 5)[0]["incident"]
+    events = tracker.merge(exited, into=down)
+    assert [e["type"] for e in events] == ["merged", "merged_from"]
+    dup = tracker.incident(exited)
+    assert dup.status is IncidentStatus.RESOLVED and dup.merged_into == down
+    target = tracker.incident(down)
+    assert target.services == ("api-http", "api")
+    assert [i.id for i in tracker.incidents()] == [down]
+    # the duplicate's condition now belongs to the target: no new incident
+    assert tracker.observe([api_finding(), down_finding], now=T0 + 30) == []
+    # the target recovers only when both conditions clear
+    tracker.observe([api_finding()], recovered=[down_finding.key], now=T0 + 40)
+    assert tracker.incident(down).status is IncidentStatus.OPEN
+    tracker.observe([], recovered=[api_finding().key], now=T0 + 50)
+    assert tracker.incident(down).status is IncidentStatus.RECOVERED
+    with pytest.raises(ValueError):
+        tracker.merge(down, into=down)
+    with pytest.raises(ValueError):
+        tracker.merge(exited, into=down)
+
+
+def test_merging_a_worse_duplicate_raises_the_target(tracker):
+    a = tracker.observe([disk_finding("/a", severity=2)], now=T0)[0]["incident"]
+    b = tracker.observe([disk_finding("/b", severity=0)], now=T0)[0]["incident"]
+    tracker.merge(b, into=a)
+    assert tracker.incident(a).severity == 0
+
+
+def test_notes_report_fields_and_runbook(tracker):
+    inc = tracker.observe([disk_finding()], now=T0)[0]["incident"]
+    tracker.note(inc, "looks like the log rotation broke")
+    tracker.set_report_fields(inc, root_cause="logrotate config removed", impact="none")
+    tracker.set_report_fields(inc, impact="uploads failed for 10 min")
+    view = tracker.view(inc)
+    assert [n.text for n in view.notes] == ["looks like the log rotation broke"]
+    assert view.report_fields == {"root_cause": "logrotate config removed",
+                                  "impact": "uploads failed for 10 min"}
+    with pytest.raises(ValueError, match="unknown report fields"):
+        tracker.set_report_fields(inc, mood="tired")
+    tracker.set_runbook(inc, "disk-cleanup")
+    assert tracker.incident(inc).runbook == "disk-cleanup"
+
+
+def test_restart_resumes_without_duplicates_or_false_recovery(tmp_path):
+    config = Config()
+    full = {"web1": host(disk=DiskState(mounts=(mount("/data", 95.0),)))}
+    fine = {"web1": host(disk=DiskState(mounts=(mount("/data", 50.0),)))}
+    first = IncidentTracker(JournalStore(tmp_path, "alice"))
+    detector = Detector(config)
+    first.process(detector, full, T0)
+    assert first.process(detector, full, T0 + 60)[0]["type"] == "detected"
+    inc = first.incidents()[0].id
+
+    second = IncidentTracker(JournalStore(tmp_path, "alice"))  # the console restarted
+    second.load()
+    fresh = Detector(config)
+    assert second.process(fresh, full, T0 + 100) == []
+    assert second.incident(inc).status is IncidentStatus.OPEN
+    assert second.process(fresh, fine, T0 + 105) == []  # clear hold (10 s)
+    [recovered] = second.process(fresh, fine, T0 + 116)
+    assert recovered["type"] == "recovered" and second.incidents()[0].id == inc
+
+
+def test_two_consoles_open_one_incident(tmp_path):
+    a = IncidentTracker(JournalStore(tmp_path, "alice"))
+    b = IncidentTracker(JournalStore(tmp_path, "bob"))
+    a.observe([disk_finding()], now=T0)
+    assert b.observe([disk_finding()], now=T0 + 1) == []
+    assert [i.id for i in b.incidents()] == [i.id for i in a.incidents()]
+    assert len(list(tmp_path.iterdir())) == 2  # the incident and the lock file
+
+
+def test_ingest_applies_the_partners_events(tmp_path):
+    a = IncidentTracker(JournalStore(tmp_path, "alice"))
+    b = IncidentTracker(JournalStore(tmp_path, "bob"))
+    inc = a.observe([disk_finding()], now=T0)[0]["incident"]
+    b.load()
+    ack = a.acknowledge(inc)
+    assert b.ingest([ack]) == {inc}
+    assert b.incident(inc).acknowledged_by == "alice"
+    assert b.ingest([ack]) == set()  # the same event twice changes nothing
+
+
+def test_replay_equals_the_live_view(tracker):
+    inc = tracker.observe([disk_finding()], now=T0)[0]["incident"]
+    tracker.acknowledge(inc)
+    tracker.reclassify(inc, 2)
+    tracker.observe([], recovered=[disk_finding().key], now=T0 + 10)
+    tracker.resolve(inc)
+    replayed = replay(tracker.store.read(inc))
+    assert replayed.incident == tracker.incident(inc)
+    assert re.fullmatch(r"\d{8}-\d{4}-web1-disk-data", inc)
+
+
+def test_severity_labels_in_a_custom_scheme(tmp_path):
+    scheme = SeverityScheme(("SEV1", "SEV2", "SEV3", "SEV4"), (15, 60, 240, 1440))
+    t = IncidentTracker(JournalStore(tmp_path, "alice"), scheme)
+    inc = t.observe([disk_finding()], now=T0)[0]["incident"]
+    t.reclassify(inc, "sev1")
+    assert t.incident(inc).severity == 0

@@ -1,0 +1,151 @@
+"""Pilot tests of the dashboard with fixed snapshots: navigation, palette, themes, safety."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import TabbedContent
+
+from tests.tui.fixtures import alpha_state, beta_state, local_config
+from tui.app import HostStateChanged, WarroomApp
+from widgets.containers_table import ContainersTable
+from widgets.hosts_table import HostsTable
+from widgets.panes import DiskPane, PostgresPane
+
+
+async def _app_with_states(tmp_path: Path, read_only: bool = False) -> WarroomApp:
+    return WarroomApp(local_config(tmp_path, read_only=read_only), start_monitor=False,
+                      read_only=read_only)
+
+
+async def _feed(app: WarroomApp) -> None:
+    await app.fleet.start()
+    app.post_message(HostStateChanged(alpha_state()))
+    app.post_message(HostStateChanged(beta_state()))
+
+
+def _cell_texts(table: ContainersTable) -> list[str]:
+    return [str(cell) for row in range(table.row_count) for cell in table.get_row_at(row)]
+
+
+async def test_overview_and_host_switching(tmp_path: Path) -> None:
+    app = await _app_with_states(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _feed(app)
+        await pilot.pause()
+        hosts = app.screen.query_one(HostsTable)
+        assert hosts.row_count == 2
+        overview = [str(c) for r in range(2) for c in hosts.get_row_at(r)]
+        assert "3/4 running" in overview and "up" in overview
+        assert any("shop-flaky-1 exited" in c for c in overview)
+        containers = app.screen.query_one(ContainersTable)
+        assert "shop-api-1" in _cell_texts(containers)
+        assert "blog-web-1" not in _cell_texts(containers)
+
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert app.screen.current_host == "beta"  # type: ignore[attr-defined]
+        assert _cell_texts(containers).count("blog-web-1") == 1
+        assert "shop-api-1" not in _cell_texts(containers)
+
+        await pilot.press("a")  # merged containers of every host
+        await pilot.pause()
+        texts = _cell_texts(containers)
+        assert "shop-api-1" in texts and "blog-web-1" in texts
+
+        await pilot.press("2")
+        assert app.screen.query_one(TabbedContent).active == "disk"
+        disk = app.screen.query_one(DiskPane)
+        status = str(disk.query_one(".pane-status").render())
+        assert "permission denied" in status
+
+
+async def test_hostile_container_name_is_plain_text(tmp_path: Path) -> None:
+    app = await _app_with_states(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _feed(app)
+        await pilot.pause()
+        texts = _cell_texts(app.screen.query_one(ContainersTable))
+        assert "[bold]evil[/bold]␛[2J" in texts
+
+
+async def test_read_only_refuses_container_actions(tmp_path: Path) -> None:
+    app = await _app_with_states(tmp_path, read_only=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _feed(app)
+        await pilot.pause()
+        assert "READ-ONLY" in app.sub_title
+        await pilot.press("r")
+        await pilot.pause()
+        assert len(app.screen_stack) == 2  # no confirmation dialog opened
+        messages = [n.message for n in app._notifications]
+        assert any("read-only mode: refused" in m for m in messages)
+        assert not (tmp_path / "audit.log").exists()
+
+
+async def test_postgres_terminate_asks_first_and_can_be_cancelled(tmp_path: Path) -> None:
+    app = await _app_with_states(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _feed(app)
+        await pilot.press("4")
+        await pilot.pause()
+        pane = app.screen.query_one(PostgresPane)
+        pane.table.focus()
+        assert pane.selected_pid == 4343
+        await pilot.press("K")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "DashboardScreen"
+        assert not (tmp_path / "audit.log").exists()
+
+
+async def test_palette_lists_hosts_containers_views_and_themes(tmp_path: Path) -> None:
+    app = await _app_with_states(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _feed(app)
+        await pilot.pause()
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for expected in ("Host: alpha", "Host: beta", "Container: shop-api-1 (alpha)",
+                         "View: postgres", "Theme: warroom-light"):
+            assert expected in titles
+        command = next(c for c in app.get_system_commands(app.screen)
+                       if c.title == "Theme: warroom-high-contrast")
+        command.callback()
+        await pilot.pause()
+        assert app.theme == "warroom-high-contrast"
+        assert app.theme_variables["severity-0"].upper() == "#FF0000"
+        host = next(c for c in app.get_system_commands(app.screen) if c.title == "Host: beta")
+        host.callback()
+        await pilot.pause()
+        assert app.screen.current_host == "beta"  # type: ignore[attr-defined]
+
+
+async def test_keymap_rebinds_by_id(tmp_path: Path) -> None:
+    from core.config import parse_config
+
+    config = parse_config(
+        f'[settings]\ndata_dir = "{tmp_path}"\n[keymap]\n"host.next" = "n"\n'
+        '[[hosts]]\nname = "alpha"\ntransport = "local"\n'
+        '[[hosts]]\nname = "beta"\ntransport = "local"\n'
+    )
+    app = WarroomApp(config, start_monitor=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _feed(app)
+        await pilot.pause()
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen.current_host == "beta"  # type: ignore[attr-defined]
+
+
+async def test_no_binding_uses_ctrl_b(tmp_path: Path) -> None:
+    from tui.screens.confirm import ConfirmScreen
+    from tui.screens.dashboard import DashboardScreen
+    from tui.screens.logs import LogScreen
+
+    for owner in (WarroomApp, DashboardScreen, LogScreen, ConfirmScreen):
+        for binding in owner.BINDINGS:
+            keys = binding.key if hasattr(binding, "key") else binding[0]  # type: ignore[index]
+            assert "ctrl+b" not in keys.split(","), owner
+            assert getattr(binding, "id", None), f"{owner.__name__} binding {keys} has no id"
