@@ -21,7 +21,11 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
         r"-----BEGIN \1PRIVATE KEY-----" + MASK + r"-----END \1PRIVATE KEY-----",
     ),
     # scheme://user:password@host (the user may be empty; the password may hold a raw "@")
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s/]+(@)"), r"\1" + MASK + r"\2"),
+    # (starts only where a scheme can start, and never backtracks into it: linear time)
+    (
+        re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*+://[^\s:/@]*:)[^\s/]+(@)"),
+        r"\1" + MASK + r"\2",
+    ),
     # Authorization: Bearer xxx / Basic xxx, and bare "Bearer xxx"
     (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1\2" + MASK),
     # JSON Web Tokens
@@ -31,12 +35,14 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     # AWS access key ids
     (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), MASK),
     # KEY=value / KEY: value / "key": "value" assignments whose name says secret;
-    # a quoted value is masked whole, spaces and all
+    # a quoted value is masked whole, spaces and all.  The name is matched from
+    # the start of its token, possessively, so long dotted or dashed text
+    # costs linear time (a plain \b[A-Z0-9_.-]* start is quadratic there)
     (
         re.compile(
-            r"(?i)\b([A-Z0-9_.-]*(?:PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY"
-            r"|PRIVATE_?KEY|CREDENTIALS?)[A-Z0-9_.-]*)"
-            r"(['\"]?\s*[=:]\s*)(?:(['\"])(?:\\.|(?!\3).)*\3|['\"]?[^\s'\"&;]+)"
+            r"(?i)(?<![A-Z0-9_.-])(?=[A-Z0-9_.-]*?(?:PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_?KEY"
+            r"|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?))([A-Z0-9_.-]*+)"
+            r"(['\"]?\s*[=:]\s*)(?:(['\"])(?:\\.|(?!\3)[^\\\n])*\3|['\"]?[^\s'\"&;]+)"
         ),
         lambda m: f"{m[1]}{m[2]}{m[3] or ''}{MASK}{m[3] or ''}",
     ),

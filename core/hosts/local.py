@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -19,6 +21,12 @@ from core.hosts.base import (
     now,
     render_command,
 )
+
+
+def _kill_group(process: asyncio.subprocess.Process) -> None:
+    """Kill a command and everything it started (it runs in its own session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 class LocalStream:
@@ -39,8 +47,7 @@ class LocalStream:
 
     async def close(self) -> None:
         if self._process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self._process.kill()
+            _kill_group(self._process)
             await self._process.wait()
 
 
@@ -90,8 +97,7 @@ class LocalHost:
                 process.communicate(input.encode() if input is not None else None), timeout
             )
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
+            _kill_group(process)
             await process.wait()
             return CommandResult(
                 text, None, "", "", time.monotonic() - started, f"timed out after {timeout:g} s"

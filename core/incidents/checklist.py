@@ -1,7 +1,8 @@
 """Guided checklist state: where the operator stands in a runbook and what each step gave.
 
 Pure logic.  :class:`Checklist` knows a runbook's ordered steps (anything
-with ``id`` and ``kind``; decision steps also have ``choices`` of
+with ``id`` and ``kind``, e.g. :class:`core.runbooks.model.Step`; an optional
+``next`` jumps, ``"end"`` ends; decision steps have ``choices`` of
 ``(label, next)``) and a :class:`ChecklistProgress`.  Its methods *build*
 journal events (``start``, ``finish``, ``skip``, ``done``, ``decide``,
 ``back``, ``note``) without applying them: the caller journals the event
@@ -37,10 +38,14 @@ class StepLike(Protocol):
     """What the checklist needs of a runbook step (``core.runbooks.model`` provides more)."""
 
     @property
-    def id(self) -> str: ...
+    def id(self) -> str:
+        """The step id (unique within the runbook)."""
+        ...
 
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> str:
+        """``check``, ``action``, ``manual`` or ``decision``."""
+        ...
 
 
 class StepStatus(enum.StrEnum):
@@ -259,9 +264,20 @@ class Checklist:
         return {"type": kind, "step": step.id, "index": self._ids.index(step.id),
                 "step_kind": step.kind, "runbook": self.progress.runbook, **fields}
 
+    def _target(self, step: StepLike, nxt: str) -> str:
+        """Where ``nxt`` leads from ``step``: a step id, or END ("" means the following step)."""
+        if nxt in ("end", END):
+            return END
+        if not nxt:
+            i = self._ids.index(step.id) + 1
+            return self._ids[i] if i < self.total else END
+        if nxt in self._ids:
+            return nxt
+        raise ValueError(f"step {step.id!r} leads to unknown step {nxt!r}")
+
     def _next_id(self, step: StepLike) -> str:
-        i = self._ids.index(step.id) + 1
-        return self._ids[i] if i < self.total else END
+        """The step after ``step``: its ``next`` if it names one, else the following step."""
+        return self._target(step, str(getattr(step, "next", "") or ""))
 
     def start(self, command: str = "", host: str = "") -> Event:
         """``step_started`` for the current step (the command as it will run, and where)."""
@@ -319,17 +335,7 @@ class Checklist:
             if not matches:
                 raise ValueError(f"{choice!r} is not one of {', '.join(o[0] for o in options)}")
             label, nxt = matches[0]
-        if nxt in ("end", END):
-            target = END
-        elif not nxt:
-            target = self._next_id(step)
-        elif nxt in self._ids:
-            target = nxt
-        else:
-            raise ValueError(
-                f"decision {step.id!r}: choice {label!r} leads to unknown step {nxt!r}"
-            )
-        return self._event(DECISION, step, choice=label, to=target)
+        return self._event(DECISION, step, choice=label, to=self._target(step, nxt))
 
     def back(self) -> Event | None:
         """``step_back`` to the step visited before (``None`` at the first step)."""

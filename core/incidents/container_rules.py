@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections import deque
 
-from core.incidents import signals as sig
 from core.incidents.model import EvidenceValue, Finding
 from core.incidents.rules import RuleContext, ignored, make_finding, ssh_data
 from core.incidents.rules_config import EffectiveRule
+from core.runbooks import signals as sig
 from core.state import Container, HostState
 
 
@@ -66,6 +66,9 @@ def _container_conditions(
             out[sig.CONTAINER_EXITED].append((c, base))
         if c.state == "running" and c.health == "unhealthy":
             out[sig.CONTAINER_UNHEALTHY].append((c, {**base, "health": c.health}))
+    names = {c.name for c in containers}
+    for gone in [k for k in ctx.restarts if k[0] == state.name and k[1] not in names]:
+        del ctx.restarts[gone]  # removed containers: forget their restart history
     return out
 
 

@@ -33,6 +33,8 @@ VERSION = 1
 JOURNAL_NAME = "journal.jsonl"
 OUTPUT_LIMIT = 8 * 1024
 """Bytes of step output kept in the journal (head and tail, the middle trimmed)."""
+REDACT_WINDOW = 8 * OUTPUT_LIMIT
+"""Huge output is cut to this many bytes before redaction (then to OUTPUT_LIMIT after)."""
 
 DETECTED = "detected"
 ACKNOWLEDGED = "acknowledged"
@@ -53,19 +55,24 @@ def new_origin() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def trim_output(text: str, limit: int = OUTPUT_LIMIT) -> tuple[str, int]:
+def _cut(data: bytes, limit: int) -> tuple[str, str]:
+    head_len = limit // 4
+    tail_len = limit - head_len
+    return (data[:head_len].decode("utf-8", "ignore"),
+            data[-tail_len:].decode("utf-8", "ignore"))
+
+
+def trim_output(text: str, limit: int = OUTPUT_LIMIT, dropped_before: int = 0) -> tuple[str, int]:
     """``text`` cut to about ``limit`` UTF-8 bytes (first quarter, last three quarters kept).
 
-    Returns the text and how many bytes were dropped (0 if none).
+    Returns the text and how many bytes were dropped (0 if none), counting
+    ``dropped_before`` bytes an earlier cut already removed.
     """
     data = text.encode("utf-8", "replace")
     if len(data) <= limit:
-        return text, 0
-    head_len = limit // 4
-    tail_len = limit - head_len
-    dropped = len(data) - head_len - tail_len
-    head = data[:head_len].decode("utf-8", "ignore")
-    tail = data[-tail_len:].decode("utf-8", "ignore")
+        return text, dropped_before
+    head, tail = _cut(data, limit)
+    dropped = len(data) - (limit // 4) - (limit - limit // 4) + dropped_before
     return f"{head}\n… [{dropped} bytes trimmed] …\n{tail}", dropped
 
 
@@ -81,10 +88,23 @@ def sanitize(value: Any) -> Any:
 
 
 def prepare(event: Event) -> Event:
-    """The event as it will be written: output redacted then trimmed, every string redacted."""
+    """The event as it will be written: output redacted then trimmed, every string redacted.
+
+    Output beyond :data:`REDACT_WINDOW` bytes is cut first (redaction costs
+    time in proportion to the text); the final cut keeps only bytes well
+    inside that window, so a secret split by the first cut is never kept.
+    """
+    output = event.get("output")
+    dropped_before = 0
+    if isinstance(output, str):
+        data = output.encode("utf-8", "replace")
+        if len(data) > REDACT_WINDOW:
+            head, tail = _cut(data, REDACT_WINDOW)
+            dropped_before = len(data) - REDACT_WINDOW
+            event = {**event, "output": f"{head}\n{tail}"}
     event = sanitize(event)
     if isinstance(event.get("output"), str):
-        event["output"], dropped = trim_output(event["output"])
+        event["output"], dropped = trim_output(event["output"], OUTPUT_LIMIT, dropped_before)
         if dropped:
             event["output_trimmed"] = dropped
     return event

@@ -69,13 +69,17 @@ def _when(ts: float | None, tz: tzinfo | None, date: bool = False) -> str:
 
 
 def _event_text(
-    event: dict[str, Any], scheme: SeverityScheme, titles: Mapping[str, str]
+    event: dict[str, Any], scheme: SeverityScheme, titles: Mapping[str, str], tz: tzinfo | None
 ) -> str | None:
     kind = event.get("type")
     step = _step_name(event.get("step", ""), titles)
     if kind == J.DETECTED:
-        return (f"Detected ({scheme.label(int(event.get('severity', 3)))}): "
+        text = (f"Detected ({scheme.label(int(event.get('severity', 3)))}): "
                 f"{one_line(event.get('summary') or event.get('title', ''))}")
+        since = float(event.get("detected_at") or event.get("ts") or 0)
+        if float(event.get("ts") or 0) - since >= 1:
+            text += f" (condition seen since {_when(since, tz)})"
+        return text
     if kind == J.ACKNOWLEDGED:
         return "Acknowledged"
     if kind == J.SEVERITY_CHANGED:
@@ -195,7 +199,7 @@ def render_report(
 
     out += ["## Timeline", ""]
     for event in view.events:
-        text = _event_text(event, scheme, titles)
+        text = _event_text(event, scheme, titles, tz)
         if text is not None:
             who = one_line(event.get("operator", ""))
             if event.get("type") in _DETECTOR_EVENTS or event.get("auto"):

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from core.incidents import signals as sig
 from core.incidents.model import EvidenceValue, Finding
 from core.incidents.rules_config import EffectiveRule
+from core.runbooks import signals as sig
 from core.state import (
     CertInfo,
     EndpointCheck,
@@ -91,6 +91,7 @@ def _pct(value: float) -> float:
 
 
 def host_unreachable(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> list[Finding]:
+    """The host does not answer over SSH."""
     if state.reachable:
         return []
     reason = state.reason or "no answer"
@@ -122,6 +123,7 @@ def _why_down(checks: list[EndpointCheck]) -> str:
 def endpoints_all_down(
     state: HostState, rule: EffectiveRule, ctx: RuleContext
 ) -> list[Finding] | None:
+    """Every health endpoint of the host is down: a full outage (one finding)."""
     groups = _endpoint_groups(state)
     if groups is None:
         return None
@@ -137,6 +139,7 @@ def endpoints_all_down(
 
 
 def endpoint_down(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> list[Finding] | None:
+    """One health endpoint down (from either side), unless all of them are."""
     groups = _endpoint_groups(state)
     if groups is None:
         return None
@@ -146,7 +149,7 @@ def endpoint_down(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> li
         return []  # endpoints.all_down covers it: one incident, not one per endpoint
     out = []
     for name in down:
-        first = groups[name][0]
+        first = next(c for c in groups[name] if not c.up)
         why = _why_down(groups[name])
         out.append(make_finding(rule, state, name, f"{name} down on {state.name}",
                             f"{name} ({first.url}) down: {why}",
@@ -156,6 +159,7 @@ def endpoint_down(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> li
 
 
 def endpoint_slow(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> list[Finding] | None:
+    """A health endpoint answers, but slower than the threshold (ms)."""
     groups = _endpoint_groups(state)
     if groups is None:
         return None
@@ -182,6 +186,7 @@ def endpoint_slow(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> li
 def postgres_unreachable(
     state: HostState, rule: EffectiveRule, ctx: RuleContext
 ) -> list[Finding] | None:
+    """PostgreSQL does not answer (unreachable, timeout or error)."""
     result = state.postgres
     if result is None or not state.reachable:
         return None
@@ -199,6 +204,7 @@ def postgres_unreachable(
 def postgres_connections(
     state: HostState, rule: EffectiveRule, ctx: RuleContext
 ) -> list[Finding] | None:
+    """Connections in use at or above the threshold (% of max_connections)."""
     pg = ssh_data(state, state.postgres)
     if pg is None:
         return None
@@ -218,6 +224,7 @@ def postgres_connections(
 def postgres_idle_in_transaction(
     state: HostState, rule: EffectiveRule, ctx: RuleContext
 ) -> list[Finding] | None:
+    """Sessions idle in transaction at or above the threshold (count)."""
     pg = ssh_data(state, state.postgres)
     if pg is None:
         return None
@@ -270,10 +277,12 @@ def _disk(state: HostState, rule: EffectiveRule, inodes: bool) -> list[Finding] 
 
 
 def disk_full(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> list[Finding] | None:
+    """A filesystem's space use at or above the threshold (%)."""
     return _disk(state, rule, inodes=False)
 
 
 def disk_inodes(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> list[Finding] | None:
+    """A filesystem's inode use at or above the threshold (%)."""
     return _disk(state, rule, inodes=True)
 
 
@@ -301,10 +310,12 @@ def _system(state: HostState, rule: EffectiveRule, cpu: bool) -> list[Finding] |
 
 
 def system_cpu(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> list[Finding] | None:
+    """CPU use at or above the threshold (%); sustained through ``for_seconds``."""
     return _system(state, rule, cpu=True)
 
 
 def system_memory(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> list[Finding] | None:
+    """Memory use at or above the threshold (%); sustained through ``for_seconds``."""
     return _system(state, rule, cpu=False)
 
 
@@ -349,18 +360,22 @@ def _certs(state: HostState, rule: EffectiveRule, kind: str) -> list[Finding] | 
 
 
 def cert_expired(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> list[Finding] | None:
+    """A certificate past its expiry."""
     return _certs(state, rule, "expired")
 
 
 def cert_expiring(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> list[Finding] | None:
+    """A certificate expiring within the threshold (days; critical line too)."""
     return _certs(state, rule, "expiring")
 
 
 def cert_invalid(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> list[Finding] | None:
+    """A certificate with a chain or host name error (not expiry)."""
     return _certs(state, rule, "invalid")
 
 
 def backup_stale(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> list[Finding] | None:
+    """The newest backup older than its max age (hours), or no backup at all."""
     backup = _data(state.backups)
     if backup is None:
         return None
@@ -383,6 +398,7 @@ def backup_stale(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> lis
 
 
 def backup_shrunk(state: HostState, rule: EffectiveRule, ctx: RuleContext) -> list[Finding] | None:
+    """The newest backup smaller than the previous by the threshold (%) or more."""
     backup = _data(state.backups)
     if backup is None:
         return None

@@ -18,8 +18,9 @@ it names::
 A rule's threshold defaults to the matching ``[thresholds]`` key (e.g.
 ``disk_percent``) so older configs keep working.
 
-This module never imports :mod:`core.config` at run time (``core.config``
-imports it for the ``rules`` table).
+This module imports nothing of warroom at run time: ``core.config`` imports
+it for the ``rules`` table.  The rule ids are the signal ids of
+:mod:`core.runbooks.signals` (a test keeps the two lists equal).
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-
-from core.incidents import signals as sig
 
 if TYPE_CHECKING:
     from core.config import SeverityConfig, ThresholdsConfig
@@ -82,58 +81,58 @@ class RuleSpec:
 RULE_SPECS: Mapping[str, RuleSpec] = {
     spec.id: spec
     for spec in (
-        RuleSpec(sig.HOST_UNREACHABLE, "Host unreachable over SSH", 0, 30.0),
-        RuleSpec(sig.ENDPOINTS_ALL_DOWN, "Every health endpoint of a host down", 0, 30.0),
-        RuleSpec(sig.ENDPOINT_DOWN, "Health endpoint down", 1, 30.0),
+        RuleSpec("host.unreachable", "Host unreachable over SSH", 0, 30.0),
+        RuleSpec("endpoints.all_down", "Every health endpoint of a host down", 0, 30.0),
+        RuleSpec("endpoint.down", "Health endpoint down", 1, 30.0),
         RuleSpec(
-            sig.ENDPOINT_SLOW, "Health endpoint slow", 2, 120.0,
+            "endpoint.slow", "Health endpoint slow", 2, 120.0,
             threshold_key="endpoint_slow_ms", unit="ms",
         ),
-        RuleSpec(sig.CONTAINER_EXITED, "Container exited", 1, 15.0),
+        RuleSpec("container.exited", "Container exited", 1, 15.0),
         RuleSpec(
-            sig.CONTAINER_RESTARTING, "Container restarting in a loop", 1, 0.0,
+            "container.restarting", "Container restarting in a loop", 1, 0.0,
             threshold_key="restart_loop_count", unit="restarts", window_seconds=600.0,
         ),
-        RuleSpec(sig.CONTAINER_UNHEALTHY, "Container unhealthy", 1, 30.0),
-        RuleSpec(sig.CONTAINER_OOM, "Container killed by the OOM killer", 1, 0.0),
-        RuleSpec(sig.POSTGRES_UNREACHABLE, "PostgreSQL unreachable", 0, 30.0),
+        RuleSpec("container.unhealthy", "Container unhealthy", 1, 30.0),
+        RuleSpec("container.oom", "Container killed by the OOM killer", 1, 0.0),
+        RuleSpec("postgres.unreachable", "PostgreSQL unreachable", 0, 30.0),
         RuleSpec(
-            sig.POSTGRES_CONNECTIONS_HIGH, "PostgreSQL connections near max_connections", 2, 60.0,
+            "postgres.connections_high", "PostgreSQL connections near max_connections", 2, 60.0,
             threshold_key="pg_connections_percent", unit="%",
             critical_threshold=95.0, critical_severity=1,
         ),
         RuleSpec(
-            sig.POSTGRES_IDLE_IN_TRANSACTION, "PostgreSQL sessions idle in transaction", 2, 60.0,
+            "postgres.idle_in_transaction", "PostgreSQL sessions idle in transaction", 2, 60.0,
             threshold_key="pg_idle_in_transaction", unit="sessions",
         ),
         RuleSpec(
-            sig.DISK_FULL, "Filesystem filling up", 1, 60.0,
+            "disk.full", "Filesystem filling up", 1, 60.0,
             threshold_key="disk_percent", unit="%", critical_threshold=98.0, critical_severity=0,
         ),
         RuleSpec(
-            sig.DISK_INODES, "Filesystem running out of inodes", 1, 60.0,
+            "disk.inodes", "Filesystem running out of inodes", 1, 60.0,
             threshold_key="inode_percent", unit="%", critical_threshold=98.0, critical_severity=0,
         ),
-        RuleSpec(sig.CERT_EXPIRED, "TLS certificate expired", 1, 0.0),
+        RuleSpec("cert.expired", "TLS certificate expired", 1, 0.0),
         RuleSpec(
-            sig.CERT_EXPIRING, "TLS certificate expiring soon", 3, 0.0,
+            "cert.expiring", "TLS certificate expiring soon", 3, 0.0,
             threshold_key="cert_warning_days", unit="days", critical_key="cert_critical_days",
             critical_severity=2, lower_is_worse=True,
         ),
-        RuleSpec(sig.CERT_INVALID, "TLS certificate invalid (chain or host name)", 1, 0.0),
+        RuleSpec("cert.invalid", "TLS certificate invalid (chain or host name)", 1, 0.0),
         RuleSpec(
-            sig.BACKUP_STALE, "Newest backup older than its max age", 2, 0.0, unit="hours",
+            "backup.stale", "Newest backup older than its max age", 2, 0.0, unit="hours",
         ),
         RuleSpec(
-            sig.BACKUP_SHRUNK, "Newest backup much smaller than the previous one", 2, 0.0,
+            "backup.shrunk", "Newest backup much smaller than the previous one", 2, 0.0,
             threshold_key="backup_shrink_percent", unit="% smaller",
         ),
         RuleSpec(
-            sig.SYSTEM_CPU_HIGH, "Sustained high CPU", 2, 300.0,
+            "system.cpu_high", "Sustained high CPU", 2, 300.0,
             threshold_key="cpu_percent", unit="%",
         ),
         RuleSpec(
-            sig.SYSTEM_MEMORY_HIGH, "Sustained high memory use", 2, 300.0,
+            "system.memory_high", "Sustained high memory use", 2, 300.0,
             threshold_key="memory_percent", unit="%", critical_threshold=98.0, critical_severity=1,
         ),
     )

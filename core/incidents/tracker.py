@@ -11,8 +11,9 @@ hosts open one incident, not two.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from core.incidents import journal as J
@@ -178,23 +179,48 @@ class IncidentTracker:
                     written.append(event)
                     continue
             view = self.views[owner]
-            incident = view.incident
-            assert incident is not None
             if finding.key not in view.active_keys:
-                written.append(self._write(
-                    owner, J.REOPENED, key=finding.key, ts=now, summary=finding.summary,
-                    evidence=dict(finding.evidence)))
-            if finding.severity < incident.severity and not view.reclassified:
-                written.append(self._write(
-                    owner, J.SEVERITY_CHANGED, ts=now, auto=True, key=finding.key,
-                    reason=f"detector: {finding.summary}",
-                    **{"from": incident.severity, "to": finding.severity}))
+                with self._caught_up(owner):
+                    if finding.key not in view.active_keys:
+                        written.append(self._write(
+                            owner, J.REOPENED, key=finding.key, ts=now,
+                            summary=finding.summary, evidence=dict(finding.evidence)))
+            if self._escalates(view, finding):
+                with self._caught_up(owner):
+                    if self._escalates(view, finding):
+                        assert view.incident is not None
+                        written.append(self._write(
+                            owner, J.SEVERITY_CHANGED, ts=now, auto=True, key=finding.key,
+                            reason=f"detector: {finding.summary}",
+                            **{"from": view.incident.severity, "to": finding.severity}))
         for key in recovered:
             self.latest.pop(key, None)
             owner = self.find(key)
             if owner is not None and key in self.views[owner].active_keys:
-                written.append(self._write(owner, J.RECOVERED, key=key, ts=now))
+                with self._caught_up(owner):
+                    if key in self.views[owner].active_keys:
+                        written.append(self._write(owner, J.RECOVERED, key=key, ts=now))
         return written
+
+    @staticmethod
+    def _escalates(view: IncidentView, finding: Finding) -> bool:
+        incident = view.incident
+        return (incident is not None and finding.severity < incident.severity
+                and not view.reclassified)
+
+    @contextlib.contextmanager
+    def _caught_up(self, incident_id: str) -> Iterator[None]:
+        """Hold the directory lock with the incident's journal read in.
+
+        A pairing console runs its own detector: whichever writes a
+        detector event (reopened, recovered, escalation) first, the other
+        then sees it and does not write it again.
+        """
+        with self.store.lock():
+            view = self.views[incident_id]
+            for event in self.store.read(incident_id):
+                view.apply(event)
+            yield
 
     def _open(self, finding: Finding, now: float) -> tuple[str, Event | None]:
         """Open an incident for ``finding``, unless another console just did."""

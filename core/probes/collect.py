@@ -57,6 +57,7 @@ class HostProbes:
         timeout: float = 20.0,
         connect_wait: float = 3.0,
         container_stats: bool = True,
+        wait_for_stats: bool = False,
     ) -> None:
         self.host = host
         self.config = config
@@ -68,7 +69,9 @@ class HostProbes:
         self.docker_df: DockerDfProbe | None = None
         if config.docker is not None:
             self.docker = DockerClient(host, config.docker.socket)
-            self.containers = ContainersProbe(host, self.docker, stats=container_stats)
+            self.containers = ContainersProbe(
+                host, self.docker, stats=container_stats, wait_for_stats=wait_for_stats
+            )
             self.docker_df = DockerDfProbe(host, self.docker)
         self.disk = DiskProbe(host, config.disks)
         self.system = SystemProbe(host)
@@ -251,7 +254,9 @@ async def collect_host(
     host: Host, config: HostConfig, *, timeout: float = 20.0, connect_wait: float = 3.0
 ) -> HostState:
     """Refresh one host once with fresh probes (for ``warroom check``); never raises."""
-    probes = HostProbes(host, config, timeout=timeout, connect_wait=connect_wait)
+    probes = HostProbes(
+        host, config, timeout=timeout, connect_wait=connect_wait, wait_for_stats=True
+    )
     try:
         return await probes.refresh()
     finally:

@@ -2,9 +2,15 @@
 
 :meth:`ContainersProbe.collect` lists all containers (``/containers/json?all=1``),
 inspects the ones that are new or changed, and samples CPU and memory of
-the running ones with one-shot stats, concurrently.  CPU % needs two
-samples: a one-shot answer has no ``precpu`` sample, so the previous
-collect's sample is kept per container (the first collect has no CPU %).
+the running ones with one-shot stats, concurrently.
+
+Stats are sampled in the background: the engine answers a one-shot request
+at its next 1-second collection tick, so waiting for them would hold every
+refresh for up to a second.  A collect returns at once with the latest
+CPU and memory known, starts a new sample, and :meth:`watch` yields a
+fresh snapshot when it lands.  CPU % needs two samples (a one-shot answer
+has no ``precpu``): a container seen for the first time is sampled twice,
+a tick apart; after that, each sample is compared with the previous one.
 
 :meth:`ContainersProbe.watch` follows ``/events`` and yields a fresh snapshot
 as soon as a container dies, starts, stops, restarts, turns (un)healthy, is
@@ -20,13 +26,14 @@ are plain async methods; the UI routes the changing ones through
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
+import contextlib
 import json
-import re
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
+
+import httpx
 
 from core.hosts.base import Host
 from core.probes.base import (
@@ -38,10 +45,18 @@ from core.probes.base import (
     ok,
 )
 from core.probes.dockerapi import DockerClient, DockerError, version_tuple
-from core.state import Container, PortMapping, ProbeResult, ProbeStatus
-
-PROJECT_LABEL = "com.docker.compose.project"
-SERVICE_LABEL = "com.docker.compose.service"
+from core.probes.dockerparse import (
+    CpuSample,
+    apply_event,
+    container_from_inspect,
+    cpu_percent,
+    cpu_sample,
+    event_action,
+    event_container_id,
+    list_signature,
+    memory_usage,
+)
+from core.state import Container, ProbeResult, ProbeStatus
 
 STATE_EVENTS = frozenset(
     {
@@ -55,169 +70,10 @@ FULL_INSPECT_SECONDS = 30.0
 """Every container is re-inspected at least this often, events or not."""
 
 
-# -- pure parsing ----------------------------------------------------------------
-
-
-def parse_time(value: str | None) -> float | None:
-    """Docker's RFC 3339 timestamps (nanoseconds, ``Z``) as epoch seconds; zero time → None."""
-    if not value or value.startswith("0001-"):
-        return None
-    try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)", value)
-        if not match:
-            return None
-        return dt.datetime.fromisoformat(match.group(1) + "+00:00").timestamp()
-
-
-def ports_from_inspect(network_ports: Mapping[str, Any] | None) -> tuple[PortMapping, ...]:
-    """``NetworkSettings.Ports`` (``{"80/tcp": [{"HostIp", "HostPort"}]}``) as PortMappings."""
-    out: list[PortMapping] = []
-    parsed = []
-    for key, bindings in (network_ports or {}).items():
-        port_text, _, proto = key.partition("/")
-        if port_text.isdigit():
-            parsed.append((int(port_text), proto, bindings))
-    for port, proto, bindings in sorted(parsed, key=lambda item: (item[0], item[1])):
-        if not bindings:
-            out.append(PortMapping(port, proto or "tcp"))
-            continue
-        for binding in bindings:
-            host_port = binding.get("HostPort") or ""
-            out.append(
-                PortMapping(
-                    port,
-                    proto or "tcp",
-                    binding.get("HostIp", ""),
-                    int(host_port) if host_port.isdigit() else None,
-                )
-            )
-    return tuple(dict.fromkeys(out))
-
-
-def status_text(state: str, health: str, exit_code: int | None, oom: bool) -> str:
-    """A short human status without durations (the UI derives ages from the timestamps)."""
-    if state == "running":
-        text = "Up"
-    elif state in ("exited", "dead"):
-        text = f"Exited ({exit_code})" if exit_code is not None else "Exited"
-    else:
-        text = state.capitalize()
-    if health:
-        text += f" ({health})"
-    if oom:
-        text += " OOM-killed"
-    return text
-
-
-def container_from_inspect(info: Mapping[str, Any]) -> Container:
-    """One container from ``GET /containers/{id}/json``."""
-    state = info.get("State") or {}
-    config = info.get("Config") or {}
-    labels = config.get("Labels") or {}
-    status = str(state.get("Status", "")).lower()
-    health = str((state.get("Health") or {}).get("Status", "") or "")
-    exit_code = state.get("ExitCode")
-    if status in ("running", "paused", "created"):
-        exit_code = None
-    oom = bool(state.get("OOMKilled", False))
-    return Container(
-        id=str(info.get("Id", "")),
-        name=str(info.get("Name", "")).lstrip("/"),
-        image=str(config.get("Image") or info.get("Image", "")),
-        state=status,
-        health=health,
-        project=str(labels.get(PROJECT_LABEL, "")),
-        service=str(labels.get(SERVICE_LABEL, "")),
-        restart_count=int(info.get("RestartCount") or 0),
-        started_at=parse_time(state.get("StartedAt")),
-        finished_at=parse_time(state.get("FinishedAt")),
-        exit_code=int(exit_code) if exit_code is not None else None,
-        oom_killed=oom,
-        ports=ports_from_inspect((info.get("NetworkSettings") or {}).get("Ports")),
-        status_text=status_text(status, health, exit_code, oom),
-    )
-
-
-_HEALTH_RE = re.compile(r"\((healthy|unhealthy|health: starting)\)")
-_EXIT_RE = re.compile(r"(Exited|Restarting) \((-?\d+)\)")
-
-
-def list_signature(item: Mapping[str, Any]) -> str:
-    """What, in a ``/containers/json`` entry, means the container must be inspected again."""
-    text = str(item.get("Status", ""))
-    health = _HEALTH_RE.search(text)
-    code = _EXIT_RE.search(text)
-    return "|".join(
-        [
-            str(item.get("State", "")),
-            health.group(1) if health else "",
-            code.group(0) if code else "",
-            str(item.get("Created", "")),
-        ]
-    )
-
-
-@dataclass(frozen=True)
-class CpuSample:
-    """Cumulative CPU counters from one stats answer (nanoseconds)."""
-
-    total: int
-    system: int
-    online: int
-
-
-def cpu_sample(stats: Mapping[str, Any], key: str = "cpu_stats") -> CpuSample | None:
-    """The ``cpu_stats`` (or ``precpu_stats``) counters, or None when absent or empty."""
-    section = stats.get(key) or {}
-    usage = section.get("cpu_usage") or {}
-    total = usage.get("total_usage")
-    system = section.get("system_cpu_usage")
-    if not total or not system:
-        return None
-    online = section.get("online_cpus") or len(usage.get("percpu_usage") or ()) or 1
-    return CpuSample(int(total), int(system), int(online))
-
-
-def cpu_percent(current: CpuSample, previous: CpuSample | None) -> float | None:
-    """CPU % the way ``docker stats`` computes it (100 % = one full CPU)."""
-    if previous is None:
-        return None
-    cpu_delta = current.total - previous.total
-    system_delta = current.system - previous.system
-    if system_delta <= 0 or cpu_delta < 0:
-        return None
-    return cpu_delta / system_delta * current.online * 100.0
-
-
-def memory_usage(stats: Mapping[str, Any]) -> tuple[int | None, int | None]:
-    """(used bytes without page cache, limit) as ``docker stats`` shows them."""
-    memory = stats.get("memory_stats") or {}
-    usage = memory.get("usage")
-    if usage is None:
-        return None, None
-    extra = memory.get("stats") or {}
-    # cgroup v1 reports total_inactive_file, cgroup v2 inactive_file
-    cache = extra.get("total_inactive_file", extra.get("inactive_file", 0)) or 0
-    used = int(usage) - int(cache) if cache < usage else int(usage)
-    limit = memory.get("limit")
-    return used, int(limit) if limit else None
-
-
-def event_action(event: Mapping[str, Any]) -> str:
-    """The action of an ``/events`` record, without details (``health_status: healthy``)."""
-    action = str(event.get("Action") or event.get("status") or "")
-    return action.split(":", 1)[0].strip()
-
-
-def event_container_id(event: Mapping[str, Any]) -> str:
-    """The container id an ``/events`` record is about."""
-    actor = event.get("Actor") or {}
-    return str(actor.get("ID") or event.get("id") or "")
-
-
 # -- the probe ---------------------------------------------------------------------
+
+_STATS_DONE = object()
+_STREAM_END = object()
 
 
 class ContainersProbe:
@@ -231,17 +87,21 @@ class ContainersProbe:
         docker: DockerClient,
         *,
         stats: bool = True,
+        wait_for_stats: bool = False,
         stats_concurrency: int = 8,
         stats_timeout: float = 5.0,
     ) -> None:
         self.host = host
         self.docker = docker
         self.stats = stats
+        self.wait_for_stats = wait_for_stats
         self._stats_slots = asyncio.Semaphore(stats_concurrency)
         self._stats_timeout = stats_timeout
+        self._stats_task: asyncio.Task[None] | None = None
         self._inspected: dict[str, tuple[str, float]] = {}  # id -> (signature, when)
         self._containers: dict[str, Container] = {}
         self._cpu: dict[str, CpuSample] = {}
+        self._listeners: set[asyncio.Queue[Any]] = set()
 
     # -- snapshots -----------------------------------------------------------------
 
@@ -250,13 +110,15 @@ class ContainersProbe:
         return tuple(sorted(self._containers.values(), key=lambda c: (c.project, c.name)))
 
     async def collect(self) -> ProbeResult[tuple[Container, ...]]:
-        """List, inspect what changed, sample stats; never raises."""
+        """List, inspect what changed, start a stats sample; never raises.
+
+        With ``wait_for_stats`` (one-shot users such as ``warroom check``)
+        the stats sample is awaited, so memory is filled in the answer.
+        """
         if not host_is_up(self.host):
             return host_down(self.name, self.host)
         try:
             await self._sync()
-            if self.stats:
-                await self._sample_stats()
         except asyncio.CancelledError:
             raise
         except DockerError as exc:
@@ -264,6 +126,10 @@ class ContainersProbe:
         except Exception as exc:
             status, reason = describe_exception(exc)
             return failed(self.name, status, reason)
+        if self.stats:
+            task = self._start_stats(twice=not self.wait_for_stats)
+            if self.wait_for_stats:
+                await asyncio.shield(task)
         return ok(self.name, self.snapshot())
 
     async def _sync(self) -> None:
@@ -318,15 +184,33 @@ class ContainersProbe:
         self._containers[cid] = fresh
         return fresh
 
-    async def _sample_stats(self) -> None:
-        running = [c for c in self._containers.values() if c.state == "running"]
-        await asyncio.gather(*(self._stats_one(c.id) for c in running))
+    # -- stats -----------------------------------------------------------------------
+
+    def _start_stats(self, twice: bool) -> asyncio.Task[None]:
+        if self._stats_task is None or self._stats_task.done():
+            self._stats_task = asyncio.create_task(
+                self._sample_stats(twice), name=f"stats:{self.host.name}"
+            )
+        return self._stats_task
+
+    async def _sample_stats(self, twice: bool) -> None:
+        running = [c.id for c in self._containers.values() if c.state == "running"]
+        first_time = [cid for cid in running if cid not in self._cpu]
+        await asyncio.gather(*(self._stats_one(cid) for cid in running))
+        self._notify()
+        if twice and first_time:  # a second sample a tick later gives their CPU %
+            await asyncio.gather(*(self._stats_one(cid) for cid in first_time))
+            self._notify()
+
+    def _notify(self) -> None:
+        for queue in self._listeners:
+            queue.put_nowait(_STATS_DONE)
 
     async def _stats_one(self, cid: str) -> None:
         try:
             async with self._stats_slots:
                 stats = await asyncio.wait_for(self._fetch_stats(cid), self._stats_timeout)
-        except (DockerError, ProbeError, TimeoutError, ValueError):
+        except (DockerError, ProbeError, TimeoutError, ValueError, httpx.HTTPError):
             return
         current = cpu_sample(stats)
         previous = cpu_sample(stats, "precpu_stats") or self._cpu.get(cid)
@@ -359,10 +243,10 @@ class ContainersProbe:
     async def watch(self, retry_seconds: float = 1.0) -> AsyncIterator[ProbeResult[Any]]:
         """Follow ``/events``: yield a full snapshot after every container state change.
 
-        The first item is a full resync; after the stream breaks, one failed
-        result says why, then the watcher reconnects (every ``retry_seconds``
-        while the host is down) and yields a full resync again.  Runs until
-        the consumer stops iterating.
+        The first item is a full resync; a snapshot also follows each stats
+        sample.  After the stream breaks, one failed result says why, then
+        the watcher reconnects (every ``retry_seconds`` while the host is
+        down) and yields a full resync again.  Runs until the consumer stops.
         """
         # only the actions that matter: health checks alone fire exec_* events every interval
         events = sorted(STATE_EVENTS | {"destroy"})
@@ -376,15 +260,32 @@ class ContainersProbe:
                     yield result
                 await self.host.wait_up(retry_seconds)
                 continue
+            queue: asyncio.Queue[Any] = asyncio.Queue()
+            self._listeners.add(queue)
             try:
                 async with self.docker.stream("/events", params) as response:
-                    self._inspected.clear()  # the stream is open: resync everything
-                    last_failure = ""
-                    yield await self.collect()
-                    async for line in response.aiter_lines():
-                        if line.strip() and await self._apply_event(json.loads(line)):
-                            yield ok(self.name, self.snapshot())
-                raise ProbeError(ProbeStatus.UNREACHABLE, "Docker event stream ended")
+                    reader = asyncio.create_task(_read_events(response, queue))
+                    try:
+                        self._inspected.clear()  # the stream is open: resync everything
+                        last_failure = ""
+                        yield await self.collect()
+                        while True:
+                            item = await queue.get()
+                            if item is _STATS_DONE:
+                                yield ok(self.name, self.snapshot())
+                            elif item is _STREAM_END:
+                                raise ProbeError(ProbeStatus.UNREACHABLE, "event stream ended")
+                            elif isinstance(item, BaseException):
+                                raise item
+                            else:
+                                if self._apply_event_at_once(item):
+                                    yield ok(self.name, self.snapshot())
+                                if await self._apply_event(item):
+                                    yield ok(self.name, self.snapshot())
+                    finally:
+                        reader.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, Exception):
+                            await reader
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -394,6 +295,20 @@ class ContainersProbe:
                     last_failure = error.reason
                     yield failed(self.name, error.status, error.reason, self.snapshot())
                 await asyncio.sleep(retry_seconds)
+            finally:
+                self._listeners.discard(queue)
+
+    def _apply_event_at_once(self, event: Mapping[str, Any]) -> bool:
+        """Apply what the event itself says (no round trip); True if that changed something."""
+        cid = event_container_id(event)
+        known = self._containers.get(cid)
+        if known is None or str(event.get("Type", "container")) != "container":
+            return False
+        updated = apply_event(known, event)
+        if updated == known:
+            return False
+        self._containers[cid] = updated
+        return True
 
     async def _apply_event(self, event: Mapping[str, Any]) -> bool:
         """Update the snapshot for one event; True when something visible changed."""
@@ -410,11 +325,16 @@ class ContainersProbe:
         if action not in STATE_EVENTS:
             return False
         before = self._containers.get(cid)
+        was_running = before is not None and before.state == "running"
         try:
             after = await self._refresh_one(cid)
         except DockerError:
             return False
         self._inspected[cid] = ("", time.monotonic())  # re-inspect at the next collect
+        if after is not None and after.state == "running" and not (
+            was_running and action != "start"
+        ):
+            self._start_stats(twice=True)  # a started container gets its numbers soon
         return after != before
 
     # -- actions -----------------------------------------------------------------------
@@ -455,4 +375,22 @@ class ContainersProbe:
         return matches[0] if len(matches) == 1 else None
 
     async def close(self) -> None:
-        """Nothing of its own to close (the DockerClient is shared)."""
+        """Stop a running stats sample (the DockerClient is shared, not closed here)."""
+        task, self._stats_task = self._stats_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+async def _read_events(response: httpx.Response, queue: asyncio.Queue[Any]) -> None:
+    """Move ``/events`` records into ``queue``; then an end marker or the error."""
+    try:
+        async for line in response.aiter_lines():
+            if line.strip():
+                queue.put_nowait(json.loads(line))
+        queue.put_nowait(_STREAM_END)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        queue.put_nowait(exc)

@@ -92,14 +92,27 @@ def _needs_body(config: EndpointConfig) -> bool:
     return bool(config.expect_body or config.expect_json)
 
 
+def _root_os_error(exc: BaseException) -> OSError | None:
+    """The innermost OSError with an errno behind an httpx error (refused, unreachable …)."""
+    found: OSError | None = None
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno is not None:
+            found = current
+        current = current.__cause__ or current.__context__
+    return found
+
+
 def _http_error(exc: Exception, timeout: float) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return f"timed out after {timeout:g} s"
-    if isinstance(exc, httpx.ConnectError):
-        text = str(exc)
-        if "refused" in text.lower():
-            return "connection refused"
-        return text or "cannot connect"
+    root = _root_os_error(exc)
+    if isinstance(root, ConnectionRefusedError):
+        return "connection refused"
+    if root is not None and root.strerror:
+        return root.strerror.lower() if isinstance(exc, httpx.ConnectError) else root.strerror
     return str(exc) or type(exc).__name__
 
 

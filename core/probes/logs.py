@@ -242,6 +242,8 @@ async def follow_file(
         raise ProbeError(ProbeStatus.UNREACHABLE, stream.error)
     try:
         async for raw in stream:
+            if not raw:  # end of stream (a real empty line is "\n")
+                continue
             text = raw[:-1] if raw.endswith("\n") else raw
             if len(text) > MAX_LINE:
                 yield [LogLine(FILE, text[i : i + MAX_LINE]) for i in range(0, len(text), MAX_LINE)]

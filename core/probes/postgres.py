@@ -232,6 +232,11 @@ class PostgresProbe:
                 async with conn.cursor() as cur:
                     await cur.execute(sql, params)
                     return list(await cur.fetchall())
+            except psycopg.errors.QueryCanceled:
+                raise ProbeError(
+                    ProbeStatus.TIMEOUT,
+                    f"query took longer than {self.statement_timeout:g} s on {self.where}",
+                ) from None
             except psycopg.OperationalError as exc:
                 await self._drop()
                 if attempt == 2 or not host_is_up(self.host):

@@ -117,10 +117,12 @@ class Expect:
             try:
                 re.compile(self.output_matches)
             except re.error as exc:
-                raise ValueError(f"output_matches is not a valid regular expression: {exc}") from None
+                raise ValueError(
+                    f"output_matches is not a valid regular expression: {exc}"
+                ) from None
 
     def evaluate(self, exit_status: int | None, output: str) -> tuple[bool, str]:
-        """``(passed, reason)`` for a finished command; ``exit_status`` None means it did not finish."""
+        """``(passed, reason)`` for a finished command (``exit_status`` None: it did not finish)."""
         if exit_status is None:
             return False, "the command did not finish"
         if self.exit_status is not None and exit_status != self.exit_status:
@@ -168,7 +170,7 @@ class Step:
             "cmd": "the key is `command`",
             "run": "the key is `command`",
             "sql": 'write the query in `command` with runner = "sql"',
-            "confirmation": "use destructive = true and confirm = \"{service}\" (the word to type)",
+            "confirmation": 'use destructive = true and confirm = "{service}" (the word to type)',
             "description": "a step explains itself in `why` (and `instructions` for manual steps)",
         }
     )
@@ -319,7 +321,7 @@ class Runbook:
     def resolve_variables(
         self, context: Mapping[str, str], answers: Mapping[str, str] | None = None
     ) -> dict[str, str]:
-        """Values for the runbook: the operator's ``answers`` win over ``context``, then defaults."""
+        """Values for the runbook: the operator's ``answers``, then ``context``, then defaults."""
         values: dict[str, str] = {}
         for name, variable in self.variables.items():
             if variable.default is not None:

@@ -21,10 +21,36 @@ class Effect(enum.IntEnum):
 
 
 _READ_STARTS = {
-    "select", "with", "show", "explain", "values", "table", "describe", "desc",
-    "begin", "start", "commit", "rollback", "end", "set", "reset", "discard",
-    "fetch", "declare", "close", "move", "prepare", "execute", "deallocate",
-    "savepoint", "release", "listen", "unlisten", "use", "help", "abort",
+    "select",
+    "with",
+    "show",
+    "explain",
+    "values",
+    "table",
+    "describe",
+    "desc",
+    "begin",
+    "start",
+    "commit",
+    "rollback",
+    "end",
+    "set",
+    "reset",
+    "discard",
+    "fetch",
+    "declare",
+    "close",
+    "move",
+    "prepare",
+    "execute",
+    "deallocate",
+    "savepoint",
+    "release",
+    "listen",
+    "unlisten",
+    "use",
+    "help",
+    "abort",
 }
 _DESTRUCTIVE_STARTS = {"drop", "truncate", "delete"}
 
@@ -134,7 +160,11 @@ def _statement(stmt: str) -> tuple[Effect, str]:
         return Effect.CHANGE, func.group(1)
     if _LOCKING.search(stmt):
         return Effect.CHANGE, "SQL row lock (FOR UPDATE/SHARE)"
-    if first == "select" and _SELECT_INTO.search(stmt) and not re.search(r"\binto\s+(outfile|dumpfile)\b", stmt, re.I):
+    if (
+        first == "select"
+        and _SELECT_INTO.search(stmt)
+        and not re.search(r"\binto\s+(outfile|dumpfile)\b", stmt, re.I)
+    ):
         return Effect.CHANGE, "SQL SELECT INTO"
     if re.search(r"\binto\s+(outfile|dumpfile)\b", stmt, re.I):
         return Effect.CHANGE, "SQL INTO OUTFILE"

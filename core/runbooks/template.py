@@ -27,6 +27,9 @@ NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SPLIT_VARIABLES = frozenset({"compose"})
 """Variables whose value is a trusted multi-word command prefix (split, each word quoted)."""
 
+EMPTY_OK = frozenset({"prefix"})
+"""Variables whose value may legitimately be empty (an empty key prefix means the whole bucket)."""
+
 Quoting = Literal["shell", "sql", "none"]
 
 
@@ -95,7 +98,7 @@ def parse(template: str) -> list[Segment]:
 
 
 def placeholders(template: str) -> list[str]:
-    """The variable names a template uses, in order of first use (``TemplateError`` if malformed)."""
+    """The variable names a template uses, in order of first use (``TemplateError``: malformed)."""
     seen: dict[str, None] = {}
     for segment in parse(template):
         if isinstance(segment, Placeholder):
@@ -174,6 +177,40 @@ def fill(template: str, variables: Mapping[str, str], *, quote: Quoting = "shell
             continue
         value = variables[segment.name]
         if value == "" and quote != "none":
+            if segment.name in EMPTY_OK and quote == "shell":
+                continue
             raise TemplateError(f"variable {segment.name!r} is empty")
         out.append(_quote(segment.name, value, quote))
     return "".join(out)
+
+
+def quoted_placeholders(template: str) -> list[str]:
+    """Placeholders written inside shell quotes (``'{x}'`` or ``"{x}"``), which they must not be.
+
+    :func:`fill` quotes every value itself; inside quotes the value's own
+    quotes end up in the argument, and under ``sh -c '…'`` they can end
+    the outer quoting.  Write ``--name={service}``, not ``--name='{service}'``.
+    """
+    found: list[str] = []
+    state = ""  # "", "'" or '"'
+    for segment in parse(template):
+        if isinstance(segment, Placeholder):
+            if state:
+                found.append(segment.name)
+            continue
+        text = segment.text
+        i = 0
+        while i < len(text):
+            ch = text[i]
+            if state == "'":
+                if ch == "'":
+                    state = ""
+            elif ch == "\\":
+                i += 1
+            elif state == '"':
+                if ch == '"':
+                    state = ""
+            elif ch in "'\"":
+                state = ch
+            i += 1
+    return found

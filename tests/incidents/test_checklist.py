@@ -158,3 +158,26 @@ def test_sigkill_mid_checklist_resumes_on_the_same_step(tmp_path):
     # and it goes on from there
     restarted.record(inc, c.finish(0, 2.0, "shop-api-1"))
     assert c.current.id == "fixed"
+
+
+def test_works_with_the_runbook_model_steps():
+    from core.runbooks.model import Choice, Step
+
+    steps = (
+        Step(id="logs", kind="check", command="docker logs {container}"),
+        Step(id="restart", kind="action", command="docker restart {container}", next="fixed"),
+        Step(id="skipped-by-next", kind="manual"),
+        Step(id="fixed", kind="decision", question="Fixed?",
+             choices=(Choice("yes", "end"), Choice("no", "logs"))),
+    )
+    c = Checklist(steps, runbook="api-down")
+    play(c, c.start("docker logs shop-api-1", "web1"))
+    play(c, c.finish(0, 0.1, ""))
+    play(c, c.done())
+    assert c.current.id == "fixed"  # the action's `next` jumped over the manual step
+    play(c, c.decide("no"))
+    assert c.current.id == "logs"
+    play(c, c.skip("seen"))
+    play(c, c.done())
+    play(c, c.decide("yes"))
+    assert c.finished

@@ -8,7 +8,6 @@ from types import MappingProxyType
 import pytest
 
 from core.config import Config, SeverityConfig
-from core.incidents import signals as sig
 from core.incidents.detector import Detector
 from core.incidents.rules_config import (
     RULE_SPECS,
@@ -16,6 +15,7 @@ from core.incidents.rules_config import (
     check_rules,
     effective_rules,
 )
+from core.runbooks import signals as sig
 from core.schema import SchemaError, build
 from core.state import DiskState, ProbeStatus
 

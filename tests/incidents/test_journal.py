@@ -132,3 +132,18 @@ def test_sigkill_mid_write_loop_loses_nothing_before(tmp_path):
     assert numbers == list(range(len(numbers)))  # every event before the kill, in order
     complete_lines = path.read_bytes().count(b"\n")
     assert len(numbers) == complete_lines
+
+
+def test_huge_output_is_cut_before_redaction_and_counted(tmp_path):
+    store = JournalStore(tmp_path, "alice")
+    body = "GET /a.b.c-d.e-f " * 400_000  # 6.8 MB of dotted, dashed log text
+    output = "PASSWORD=head-secret\n" + body + "\nDB_PASSWORD=tail-secret\n"
+    start = time.monotonic()
+    event = store.append("inc-1", "step_finished", step="logs", output=output)
+    assert time.monotonic() - start < 2.0
+    assert "head-secret" not in event["output"] and "tail-secret" not in event["output"]
+    assert event["output"].startswith("PASSWORD=[REDACTED]")
+    assert event["output"].endswith("DB_PASSWORD=[REDACTED]\n")
+    kept = len(event["output"].encode())
+    assert kept < J.OUTPUT_LIMIT + 100
+    assert abs(event["output_trimmed"] - (len(output.encode()) - J.OUTPUT_LIMIT)) < 64

@@ -63,3 +63,23 @@ def test_bearer_token():
 def test_ordinary_text_is_untouched():
     text = "restarted shop-api-1; passwords are rotated monthly; exit code 0"
     assert redact(text) == text
+
+
+def test_no_catastrophic_backtracking_on_backslash_runs():
+    import time
+
+    start = time.monotonic()
+    out = redact('PASSWORD="' + "\\" * 5000 + "x")
+    assert time.monotonic() - start < 1.0
+    assert "x" not in out.removeprefix("PASSWORD=")
+    assert redact('{"password":"a\\"b c", "n": 1}') == f'{{"password":"{MASK}", "n": 1}}'
+
+
+def test_long_dotted_or_dashed_output_is_redacted_in_linear_time():
+    import time
+
+    for text in ("a." * 50_000, "a-" * 50_000, "password" * 10_000, "https://a:" * 10_000):
+        start = time.monotonic()
+        redact(text)
+        assert time.monotonic() - start < 1.0, text[:12]
+    assert redact("x." * 1000 + " db.password=hunter2") == "x." * 1000 + f" db.password={MASK}"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from core.config import BackupConfig, Config, HostConfig, ThresholdsConfig
-from core.incidents import signals as sig
 from core.incidents.detector import Detector
 from core.incidents.model import Finding
+from core.runbooks import signals as sig
 from core.state import DiskState, ProbeStatus
 
 from .helpers import (

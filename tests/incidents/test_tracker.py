@@ -245,3 +245,16 @@ def test_severity_labels_in_a_custom_scheme(tmp_path):
     inc = t.observe([disk_finding()], now=T0)[0]["incident"]
     t.reclassify(inc, "sev1")
     assert t.incident(inc).severity == 0
+
+
+def test_two_consoles_write_each_detector_event_once(tmp_path):
+    a = IncidentTracker(JournalStore(tmp_path, "alice"))
+    b = IncidentTracker(JournalStore(tmp_path, "bob"))
+    inc = a.observe([disk_finding()], now=T0)[0]["incident"]
+    b.observe([disk_finding()], now=T0)
+    assert len(a.observe([disk_finding(severity=0)], now=T0 + 5)) == 1
+    assert b.observe([disk_finding(severity=0)], now=T0 + 6) == []  # alice already escalated
+    assert len(a.observe([], recovered=[disk_finding().key], now=T0 + 20)) == 1
+    assert b.observe([], recovered=[disk_finding().key], now=T0 + 21) == []
+    assert types(a, inc) == ["detected", "severity_changed", "recovered"]
+    assert b.incident(inc).status is IncidentStatus.RECOVERED

@@ -72,6 +72,13 @@ def restore_healthy(name: str, engine: str = DOCKER_A, timeout: float = 60) -> N
         time.sleep(0.2)
 
 
+def containers(state: HostState) -> tuple[Container, ...]:
+    """The containers of a HostState (empty when the probe had none)."""
+    if state.containers is None or state.containers.data is None:
+        return ()
+    return tuple(state.containers.data)
+
+
 def find(state: HostState, name: str) -> Container | None:
     """A container of a HostState by name."""
     if state.containers is None or state.containers.data is None:

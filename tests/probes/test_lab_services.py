@@ -8,6 +8,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 import psycopg
@@ -19,7 +20,7 @@ from core.probes.backups import BackupsProbe
 from core.probes.certs import check_tls
 from core.probes.collect import HostProbes
 from core.probes.endpoints import EndpointsProbe
-from core.state import PgState, ProbeStatus
+from core.state import HostState, PgState, ProbeStatus
 from tests.conftest import LAB
 from tests.probes.conftest import docker
 
@@ -90,11 +91,11 @@ async def test_system_in_one_command(web1: HostProbes) -> None:
 # -- postgres ------------------------------------------------------------------------
 
 
-def pg_state(state: object) -> PgState:
-    result = state.postgres  # type: ignore[attr-defined]
+def pg_state(state: HostState) -> PgState:
+    result = state.postgres
     assert result is not None and result.ok, result
     assert result.data is not None
-    return result.data  # type: ignore[no-any-return]
+    return result.data
 
 
 async def test_postgres_counts_move_with_15_idle_connections(
@@ -104,7 +105,7 @@ async def test_postgres_counts_move_with_15_idle_connections(
     assert pg is not None
     before = pg_state(await web1.refresh(only=("postgres",)))
     assert before.max_connections > 0 and "15" in before.version.split(".")[0]
-    conninfo = {
+    conninfo: dict[str, Any] = {
         "host": "127.0.0.1",
         "port": pg.port,
         "dbname": pg.database,
@@ -137,7 +138,7 @@ async def test_postgres_counts_move_with_15_idle_connections(
 async def test_postgres_blocked_query_and_cancel(web1: HostProbes, lab_config: Config) -> None:
     pg = lab_config.host("web1").postgres
     assert pg is not None
-    conninfo = {
+    conninfo: dict[str, Any] = {
         "host": "127.0.0.1", "port": pg.port, "dbname": pg.database, "user": pg.user,
         "password": os.environ[pg.password_env], "connect_timeout": 5,
     }

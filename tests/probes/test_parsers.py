@@ -13,7 +13,11 @@ from core.config import EndpointConfig
 from core.probes.backups import backup_state
 from core.probes.base import split_sections
 from core.probes.certs import files_command, glob_quote, parse_files_output
-from core.probes.containers import (
+from core.probes.disk import build_disk_state, disk_command, parse_du
+from core.probes.dockerapi import negotiate
+from core.probes.dockerdf import parse_system_df
+from core.probes.dockerparse import (
+    apply_event,
     container_from_inspect,
     cpu_percent,
     cpu_sample,
@@ -22,9 +26,6 @@ from core.probes.containers import (
     memory_usage,
     parse_time,
 )
-from core.probes.disk import build_disk_state, disk_command, parse_du
-from core.probes.dockerapi import negotiate
-from core.probes.dockerdf import parse_system_df
 from core.probes.endpoints import check_json, judge, parse_host_output
 from core.probes.logs import Demultiplexer, LineSplitter, LogBuffer, LogLine
 from core.probes.postgres import backend_from_row, summarise
@@ -496,3 +497,22 @@ def test_backup_state_newest_and_previous() -> None:
     assert state.size_change_percent == pytest.approx(-100 * 80 / 120)
     empty = backup_state("backups", "db/", [], now=now.timestamp())
     assert empty.object_count == 0 and math.isinf(empty.newest_age_seconds)
+
+
+def test_events_update_a_container_before_it_is_inspected() -> None:
+    running = container_from_inspect(
+        {**INSPECT_EXITED, "State": {**INSPECT_EXITED["State"], "Status": "running",
+                                     "OOMKilled": False}}
+    )
+    die = {
+        "Type": "container", "Action": "die", "timeNano": 1_795_359_000_500_000_000,
+        "Actor": {"ID": running.id, "Attributes": {"exitCode": "137", "name": running.name}},
+    }
+    dead = apply_event(running, die)
+    assert (dead.state, dead.exit_code, dead.finished_at) == ("exited", 137, 1_795_359_000.5)
+    assert dead.status_text.startswith("Exited (137)")
+    healthy = apply_event(running, {"Action": "health_status: healthy", "Actor": {}})
+    assert healthy.health == "healthy" and healthy.status_text == "Up (healthy)"
+    assert apply_event(dead, {"Action": "start", "time": 5}).state == "running"
+    assert apply_event(running, {"Action": "oom"}).oom_killed
+    assert apply_event(running, {"Action": "exec_start: sh"}) == running
