@@ -23,6 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
+from core.incidents.rules_config import RuleConfig, check_rules
 from core.schema import SchemaError, build
 
 NO_LITERAL_SECRET = (
@@ -224,10 +225,12 @@ class Config:
     thresholds: ThresholdsConfig = field(default_factory=ThresholdsConfig)
     severity: SeverityConfig = field(default_factory=SeverityConfig)
     keymap: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    rules: Mapping[str, RuleConfig] = field(default_factory=lambda: MappingProxyType({}))
     hosts: tuple[HostConfig, ...] = ()
     source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
+        check_rules(self.rules, self.severity)
         seen: set[str] = set()
         for host in self.hosts:
             if host.name in seen:
@@ -337,6 +340,7 @@ def parse_config(text: str, file: str = "<config>") -> Config:
         thresholds=config.thresholds,
         severity=config.severity,
         keymap=config.keymap,
+        rules=config.rules,
         hosts=config.hosts,
         source=file,
     )

@@ -46,7 +46,7 @@ def _all_keys(cls: type, prefix: str = "") -> set[str]:
     [
         "SettingsConfig", "ThresholdsConfig", "SeverityConfig", "HostConfig", "DockerConfig",
         "PostgresConfig", "EndpointConfig", "TlsEndpointConfig", "CertFilesConfig",
-        "BackupConfig", "DiskConfig", "LogFileConfig",
+        "BackupConfig", "DiskConfig", "LogFileConfig", "RuleConfig",
     ],
 )
 def test_example_documents_every_key(cls: str) -> None:

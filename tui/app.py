@@ -122,5 +122,5 @@ class WarroomApp(App[int]):
                 yield SystemCommand(
                     f"Theme: {theme_name}",
                     "Switch the colour theme",
-                    lambda name=theme_name: setattr(self, "theme", name),  # type: ignore[misc]
+                    lambda name=theme_name: setattr(self, "theme", name),
                 )

@@ -11,7 +11,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from core.check import Status, check_hosts, format_reports, overall_status
+from core.check import Status, run_check, to_json, to_text
 from core.config import Config, ConfigError, resolve_config
 
 EXIT_CONFIG = 3
@@ -59,9 +59,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not config.hosts:
         print(f"{config.source}: no hosts configured", file=sys.stderr)
         return int(Status.UNKNOWN)
-    reports = asyncio.run(check_hosts(config))
-    print(format_reports(reports, as_json=args.json))
-    return int(overall_status(reports))
+    result = asyncio.run(run_check(config))
+    print(to_json(config, result) if args.json else to_text(config, result))
+    return int(result.status)
 
 
 def cmd_console(args: argparse.Namespace) -> int:

@@ -97,8 +97,10 @@ class ProbePane(Vertical):
             status.display = True
             summary.display = False
             self.table.sync([])
+            self.table.display = False
             return
         status.display = False
+        self.table.display = True
         text = self.summary(result.data)
         summary.display = text is not None
         if text is not None:

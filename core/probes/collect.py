@@ -25,7 +25,7 @@ from typing import Any
 from core.config import HostConfig
 from core.hosts.base import Host, LinkState, wait_settled
 from core.probes.backups import BackupsProbe
-from core.probes.base import ProbeError, guarded, host_is_up, not_configured
+from core.probes.base import Probe, ProbeError, guarded, host_is_up, not_configured
 from core.probes.certs import CertsProbe
 from core.probes.containers import ContainersProbe
 from core.probes.disk import DirUsage, DiskProbe, largest_dirs
@@ -92,8 +92,21 @@ class HostProbes:
         """The latest HostState (every probe's latest result)."""
         return self._state
 
-    def _probe(self, field: str) -> Any:
-        return getattr(self, field)
+    def probes(self) -> dict[str, Probe | None]:
+        """Every probe by HostState field (None where the config asks for none)."""
+        return {
+            "containers": self.containers,
+            "docker_df": self.docker_df,
+            "disk": self.disk,
+            "system": self.system,
+            "postgres": self.postgres,
+            "certs": self.certs,
+            "endpoints": self.endpoints,
+            "backups": self.backups,
+        }
+
+    def _probe(self, field: str) -> Probe | None:
+        return self.probes()[field]
 
     async def _settle(self) -> None:
         """Start the host if nobody has, and give a first connection a moment to settle."""
@@ -134,7 +147,11 @@ class HostProbes:
             while pending:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    self._state = _with(self._state, jobs[task], task.result())
+                    result = task.result()
+                    if jobs[task] == "containers" and result.ok and self.containers is not None:
+                        # events may have landed since the collect ended: show the newest
+                        result = replace(result, data=self.containers.snapshot())
+                    self._state = _with(self._state, jobs[task], result)
                 yield self._link(self._state)
         finally:
             for task in jobs:

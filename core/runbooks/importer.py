@@ -80,7 +80,9 @@ def _procedure(blocks: list[Block]) -> bool:
         for b in block.walk():
             if b.kind == "fence" and any(code.strip() for _, code in b.code):
                 return True
-            if b.kind == "item" and (b.ordered or b.checkbox is not None or _inline_commands(b.text)):
+            if b.kind == "item" and (
+                b.ordered or b.checkbox is not None or _inline_commands(b.text)
+            ):
                 return True
     return False
 
@@ -99,6 +101,9 @@ def _title(raw: str) -> str:
     text = clean_inline(strip_symbols(raw)).strip()
     text = strip_heading_marker(text)
     text = re.sub(r"^(\d+(?:\.\d+)*[.)]?|[A-Za-z][.)])\s+", "", text)
+    text = re.sub(
+        r"(?i)^(incident|runbook|playbook|procedure|szenario|störung|vorfall)\s*[:–—-]\s+", "", text
+    )
     return text.strip(" :-–—") or raw.strip()
 
 
@@ -204,6 +209,7 @@ class _Importer:
         wire(drafts)
         steps = [self._step(d, build) for d in drafts]
         markers = ([heading_marker] if heading_marker else []) + build.markers
+        markers.sort(key=lambda m: -m.strength)  # stable: the first of the strongest wins
         severity = markers[0].ordinal if markers else None
         stated = markers[0].text if markers else ""
         for marker in markers[:1]:
@@ -252,7 +258,7 @@ class _Importer:
         title = title if len(title) <= 100 else title[:99] + "…"
         choices = tuple(Choice(self._mask(label, draft.line)[:80], target)
                         for label, target in choice_targets(draft))
-        timeout = draft.timeout or (60.0 if draft.kind != "manual" else 60.0)
+        timeout = draft.timeout or 60.0
         return Step(
             id=draft.id,
             kind=draft.kind,  # type: ignore[arg-type]

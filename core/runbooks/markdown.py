@@ -169,7 +169,7 @@ def _flat(lines: list[str]) -> list[Block]:
             parts.append(lines[j].strip().lstrip(">").strip() if quote else lines[j].strip())
             j += 1
         if parts:
-            blocks.append(Block("para", number, j, indent, " ".join(p for p in parts if p)))
+            blocks.append(Block("para", number, j, indent, "\n".join(p for p in parts if p)))
         i = j
     return blocks
 

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from core.runbooks.commands import Effect, classify, classify_sql, is_known_program
 from core.runbooks.markdown import Block
 from core.runbooks.mddraft import Build, Decision, Draft, Node
+from core.runbooks.placeholders import mask_secrets
 from core.runbooks.shellwords import is_complete
 from core.runbooks.sqlclass import looks_like_sql
+from core.runbooks.template import unescape
 
 SHELL_LANGS = {"bash", "sh", "shell", "zsh", "console", "terminal", "shell-session", "shellsession",
                "ksh", "fish", "powershell-unused", "cmd-unused"}
@@ -27,7 +29,7 @@ GUESS_LANGS = {"", "text", "txt", "plaintext", "plain", "none"}
 
 _CONDITIONAL = re.compile(
     r"(?i)^\W*(if|when|in case|should|only if|falls|wenn|sofern|nur wenn|si|en cas de|cuando)\b"
-    r"(?!\s+to use)"
+    r"(?!\s+to use)(?=\s+\S)"
 )
 _OTHERWISE = re.compile(
     r"(?i)^\W*(otherwise|else|if not|sonst|andernfalls|ansonsten|sinon|si no|de lo contrario)\b"
@@ -80,7 +82,9 @@ def question_of(text: str) -> tuple[str, str]:
     m = re.match(r"(?i)^\W*(if|when|in case|should|only if|falls|wenn|sofern|nur wenn|si|"
                  r"en cas de|cuando)\s+(.*)$", body)
     word, rest = (m.group(1), m.group(2)) if m else ("", body)
-    parts = re.split(r"(?i),?\s*\b(?:then|dann|alors|entonces)\b\s*|,\s+|\s*[:→]\s*", rest, maxsplit=1)
+    parts = re.split(
+        r"(?i),?\s*\b(?:then|dann|alors|entonces)\b\s*|,\s+|\s*[:→]\s*", rest, maxsplit=1
+    )
     cond = parts[0].strip()
     consequence = parts[1].strip() if len(parts) > 1 else ""
     if word.lower() in ("if", "when", "in case", "should", "only if", ""):
@@ -102,6 +106,11 @@ def _split_trailing(text: str) -> tuple[str, str]:
         elif ch == "#" and i > 0 and text[i - 1] in " \t" and not text[:i].rstrip().endswith("$"):
             return text[:i].rstrip(), text[i + 1 :].strip()
     return text, ""
+
+
+def _comment_text(stripped: str) -> str:
+    """A comment line's text: the ``#`` and one space removed, deeper indentation kept."""
+    return re.sub(r"^#+ ?", "", stripped).rstrip()
 
 
 def shell_entries(code: list[tuple[int, str]]) -> list[Entry]:
@@ -134,11 +143,11 @@ def shell_entries(code: list[tuple[int, str]]) -> list[Entry]:
             m = re.match(r"^\s*\$\s+(.*)$", raw)
             if not m:
                 kind = "comment" if stripped.startswith("#") else "output"
-                entries.append(Entry(kind, number, stripped.lstrip("#").strip()))
+                entries.append(Entry(kind, number, _comment_text(stripped)))
                 continue
             raw = m.group(1)
         elif stripped.startswith("#") and not stripped.startswith("#!"):
-            entries.append(Entry("comment", number, stripped.lstrip("#").strip()))
+            entries.append(Entry("comment", number, _comment_text(stripped)))
             continue
         buf.append(raw)
         start = number
@@ -172,6 +181,7 @@ def _summary(command: str) -> str:
 
 def _clean_comment(text: str) -> str:
     text = re.sub(r"^\d+[.)]\s+", "", text.strip())
+    text = re.sub(r"\s+", " ", text)
     return text.rstrip(":").strip()
 
 
@@ -182,6 +192,7 @@ def command_nodes(
     raw = entry.text
     made = build.templatize(raw, entry.line)
     template, dummy = made if made is not None else (raw, raw)
+    shown = unescape(template) if made is not None else raw
     verdict = classify(dummy)
     notes = [c for c in comments if c]
     trailing = entry.trailing
@@ -193,10 +204,13 @@ def command_nodes(
     elif ctx.title and not ctx.used:
         title, why_parts = ctx.title, []
     else:
-        title, why_parts = _summary(raw), []
+        title, why_parts = _summary(shown), []
+    words = raw.split()
+    connect = bool(words and words[0] == "ssh" and verdict.interactive)
     if ctx.title and title != ctx.title and not ctx.used:
         why_parts.append(f"({ctx.title})")
-    ctx.used = True
+    if not connect:
+        ctx.used = True
     why = "\n".join(why_parts)
     draft = Draft("check", title, entry.line, why=why, command=template, original=raw)
     everything = " ".join([*comments, trailing, ctx.title, build.context_label])
@@ -205,23 +219,24 @@ def command_nodes(
     m = re.fullmatch(r"cd\s+(\S+)", raw.strip())
     if m:
         build.workdir = template[3:].strip()
-        draft.why = (why + "\n" if why else "") + "Later steps of this runbook run in this directory."
+        later = "Later steps of this runbook run in this directory."
+        draft.why = (why + "\n" if why else "") + later
         return [draft]
-    words = raw.split()
-    if words and words[0] == "ssh" and verdict.interactive:
+    if connect:
         draft.kind = "manual"
         draft.command = ""
+        draft.why = ""
         draft.title = title if notes or trailing else "Connect to the server"
         draft.instructions = (
             "warroom already runs the steps on the host over its own SSH connection. To work "
-            f"by hand, open a terminal and run:\n{raw}"
+            f"by hand, open a terminal and run:\n{shown}"
         )
         return [draft]
     if verdict.interactive:
         draft.kind = "manual"
         draft.command = ""
         draft.instructions = (
-            f"This command needs an interactive terminal; run it in your own SSH session:\n{raw}"
+            f"This command needs an interactive terminal; run it in your own SSH session:\n{shown}"
         )
         return [draft]
     draft.kind = "check" if verdict.reads_only else "action"
@@ -251,7 +266,10 @@ def command_nodes(
 
 
 def _needs_project_dir(raw: str, programs: list[str]) -> bool:
-    if re.search(r"\bdocker[ -]compose\b", raw) and " -p " not in raw and "--project-name" not in raw:
+    if re.match(r"^\s*cd\s", raw):
+        return False
+    named = " -p " in raw or "--project-name" in raw
+    if re.search(r"\bdocker[ -]compose\b", raw) and not named:
         return True
     if "git" in programs and "-C" not in raw.split():
         return True
@@ -330,7 +348,9 @@ def shell_nodes(block: Block, build: Build, ctx: Context) -> list[Node]:
             else:
                 made = command_nodes(entry, pending, build, ctx)
                 seq.extend(made)
-                last = made[-1] if made and made[-1].kind in ("check", "action") else None
+                tail = made[-1] if made else None
+                runs = isinstance(tail, Draft) and tail.kind in ("check", "action")
+                last = tail if runs and isinstance(tail, Draft) else None
                 pending = []
         if pending:
             nodes.append(Draft("manual", _clean_comment(pending[0]), group[-1].line,
@@ -370,12 +390,22 @@ def _sql_statements(code: list[tuple[int, str]]) -> list[tuple[int, str, list[st
     return out
 
 
+def _foreign_sql(statement: str, lang: str, title: str) -> str:
+    """The other database a query is written for ("MySQL", "SQLite"…), or "" for PostgreSQL."""
+    if lang in ("mysql", "tsql", "sqlite") or re.search(r"(?i)\b(mysql|mariadb)\b", title):
+        return {"tsql": "SQL Server", "sqlite": "SQLite"}.get(lang, "MySQL")
+    if re.search(r"(?i)information_schema\.processlist|\bshow\s+(full\s+)?processlist|`\w+`|"
+                 r"\bshow\s+(global\s+)?(status|variables)\b", statement):
+        return "MySQL"
+    return ""
+
+
 def sql_nodes(block: Block, build: Build, ctx: Context) -> list[Node]:
     """The steps of an SQL code block: read-only queries run, the rest is shown."""
     nodes: list[Node] = []
     for line, statement, comments in _sql_statements(block.code):
         title = _clean_comment(comments[0]) if comments else (
-            ctx.title if ctx.title and not ctx.used else _summary(statement)
+            ctx.title if ctx.title and not ctx.used else _summary(mask_secrets(statement)[0])
         )
         ctx.used = True
         if not statement:
@@ -383,6 +413,12 @@ def sql_nodes(block: Block, build: Build, ctx: Context) -> list[Node]:
             continue
         effect, reasons = classify_sql(statement)
         made = build.templatize(statement.rstrip().rstrip(";"), line, sql=True)
+        foreign = _foreign_sql(statement, block.lang, build.title)
+        if foreign and effect == Effect.READ:
+            nodes.append(Draft("manual", title, line, instructions=statement, why=(
+                f"A {foreign} query: warroom's SQL runner speaks PostgreSQL, so run it in the "
+                f"{foreign} client yourself.")))
+            continue
         if effect == Effect.READ and not statement.startswith("\\") and made is not None:
             nodes.append(Draft("check", title, line, why="\n".join(comments[1:]),
                                command=made[0], original=statement, runner="sql"))
@@ -390,9 +426,7 @@ def sql_nodes(block: Block, build: Build, ctx: Context) -> list[Node]:
         why = (f"State-changing SQL ({', '.join(reasons)}): warroom shows it but does not run it; "
                "review it and run it in psql yourself.") if effect > Effect.READ else (
                "warroom cannot run this through its SQL runner; run it in psql yourself.")
-        masked = build.templatize(statement, line)
-        shown = statement if masked is None else masked[0].replace("{{", "{").replace("}}", "}")
-        nodes.append(Draft("manual", title, line, why=why, instructions=shown))
+        nodes.append(Draft("manual", title, line, why=why, instructions=statement))
     return nodes
 
 
@@ -402,12 +436,11 @@ def snippet_nodes(block: Block, build: Build, ctx: Context, lang: str) -> list[N
     if not text.strip():
         build.fragment(block.line, block.end, "empty code block")
         return []
-    what = lang.upper() if lang in ("yaml", "yml", "json", "toml", "ini", "sql") else (lang or "text")
+    upper = ("yaml", "yml", "json", "toml", "ini", "sql")
+    what = lang.upper() if lang in upper else (lang or "text")
     title = ctx.title if ctx.title and not ctx.used else f"Apply this {what} snippet"
     ctx.used = True
-    made = build.templatize(text, block.line)
-    shown = text if made is None else made[0].replace("{{", "{").replace("}}", "}")
-    return [Draft("manual", title, block.line, instructions=shown,
+    return [Draft("manual", title, block.line, instructions=text,
                   why=f"A {what} snippet from the source: warroom shows it, you apply it.")]
 
 

@@ -151,6 +151,7 @@ class VarSpec:
     description: str
     example: str = ""
     secret: bool = False
+    original: str = ""
 
 
 @dataclass
@@ -177,7 +178,8 @@ class Build:
 
     def fragment(self, line: int, end: int, reason: str, excerpt: str = "") -> None:
         text = re.sub(r"\s+", " ", excerpt).strip()
-        self.unmapped.append(Fragment(line, end, reason, text[:70] + ("…" if len(text) > 70 else "")))
+        short = text[:70] + ("…" if len(text) > 70 else "")
+        self.unmapped.append(Fragment(line, end, reason, short))
 
     def _variable(self, found: Found, line: int) -> str:
         name = found.name
@@ -185,25 +187,25 @@ class Build:
             return name
         if name in CONTEXT_VARIABLES:
             name = f"{name}_value"
-        existing = self.variables.get(name)
-        if existing is not None:
-            if found.kind == "secret" and not existing.secret:
-                name = f"{name}_secret"
-            else:
-                return name
-        if name in self.variables:
-            return name
+        for spec in self.variables.values():
+            if spec.original == found.text and spec.secret == (found.kind == "secret"):
+                return spec.name
+        base, k = name, 2
+        while name in self.variables:
+            name, k = f"{base}_{k}", k + 1
         if found.kind == "secret":
             spec = VarSpec(name, f"{found.what[:1].upper()}{found.what[1:]} (removed from the "
-                           f"source, line {line}: never stored in the runbook)", secret=True)
+                           f"source, line {line}: never stored in the runbook)", secret=True,
+                           original=found.text)
             self.warn(line, f"a clear-text secret ({found.what}) was replaced by the variable "
                       f"{{{name}}}: rotate it if the file was shared")
         elif found.name == "commit":
             spec = VarSpec(name, f"The commit or tag to use (the source wrote {found.text!r})",
-                           example=found.text)
+                           example=found.text, original=found.text)
         else:
             spec = VarSpec(name, f"Replaces the placeholder {found.text!r} of the source (line "
-                           f"{line})", example=found.text, secret=found.what == "secret")
+                           f"{line})", example=found.text, secret=found.what == "secret",
+                           original=found.text)
         self.variables[name] = spec
         return name
 
@@ -229,7 +231,8 @@ class Build:
             name = self._variable(found, line)
             literal = raw[pos : found.start]
             if sql and state == "'":
-                if raw[found.start - 1 : found.start] == "'" and raw[found.end : found.end + 1] == "'":
+                whole = raw[found.start - 1 : found.start] == "'" == raw[found.end : found.end + 1]
+                if whole:
                     out.append(escape(literal[:-1]) + "{" + name + "}")
                     dummy.append(literal[:-1] + "'VALUE'")
                     pos = found.end + 1

@@ -25,10 +25,10 @@ from core.runbooks.mdcode import (
     question_of,
 )
 from core.runbooks.mddraft import Build, Decision, Draft, Node
-from core.runbooks.mdsections import branch_letter, is_contact_table, is_substep, part_kind
+from core.runbooks.mdsections import branch_letter, is_contact_table, part_kind, strip_number
 
-_LABEL = re.compile(r"^(?:\*\*|__)(?P<label>.+?)(?:\*\*|__)\s*:?\s*(?P<rest>.*)$")
-_PLAIN_LABEL = re.compile(r"^(?P<label>[^:`]{2,40}):\s*(?P<rest>.*)$")
+_LABEL = re.compile(r"^(?:\*\*|__)(?P<label>.+?)(?:\*\*|__)\s*:?\s*(?P<rest>.*)$", re.S)
+_PLAIN_LABEL = re.compile(r"^(?P<label>[^:`\n]{2,40}):\s*(?P<rest>.*)$", re.S)
 _NOTE = re.compile(r"(?i)^\W*(note|warning|caution|important|tip|hint|hinweis|achtung|wichtig|"
                    r"remarque|attention|⚠|ℹ)")
 _META_INFO = re.compile(r"(?i)^(response time|rto|rpo|owner|reaktionszeit|verantwortlich|"
@@ -42,7 +42,7 @@ def label_of(block: Block) -> tuple[str, str] | None:
     m = _LABEL.match(block.text.strip())
     if m:
         return m.group("label").strip().rstrip(":").strip(), m.group("rest").strip()
-    m = _PLAIN_LABEL.match(block.text.strip())
+    m = _PLAIN_LABEL.match(block.text.strip().strip("*_").strip())
     if m and (part_kind(m.group("label")) or _META_INFO.match(m.group("label"))):
         return m.group("label").strip(), m.group("rest").strip()
     return None
@@ -87,6 +87,7 @@ class Flow:
         self.build = build
         self.mode = "steps"
         self.steps_seen = False
+        self.explicit_steps = False
 
     # -- text that is not a step ----------------------------------------------------
 
@@ -131,7 +132,14 @@ class Flow:
             if block.kind == "heading":
                 self._heading(block, ctx)
             elif block.kind == "para":
+                lines = block.text.split("\n")
+                if len(lines) > 1 and sum(1 for x in lines if re.match(r"^(\*\*|__)", x)) >= 2:
+                    parts = [Block("para", block.line + k, block.line + k, block.indent, x)
+                             for k, x in enumerate(lines)]
+                    blocks = blocks[:i] + parts + blocks[i + 1 :]
+                    continue
                 i = self._para(blocks, i, label, ctx, out)
+                continue
             elif block.kind == "item":
                 i = self._items(blocks, i, ctx, out)
                 continue
@@ -156,12 +164,12 @@ class Flow:
             self.build.markers.append(marker)
         if kind:
             self.mode = kind
+            self.explicit_steps = self.explicit_steps or kind == "steps"
             ctx.title, ctx.used = "", False
         else:
             self.mode = "steps"
-            ctx.title, ctx.used = clean_inline(block.text), False
-            if not is_substep(block.text):
-                ctx.title = clean_inline(block.text)
+            self.explicit_steps = True
+            ctx.title, ctx.used = strip_number(clean_inline(block.text)), False
 
     def _table(self, block: Block) -> None:
         if is_contact_table(block):
@@ -184,10 +192,14 @@ class Flow:
                 return i + 1
             kind = part_kind(name)
             if kind:
-                self.mode = kind
                 ctx.title, ctx.used = "", False
+                self.explicit_steps = self.explicit_steps or kind == "steps"
                 if rest:
+                    saved, self.mode = self.mode, kind
                     self._text(clean_inline(rest), block.line)
+                    self.mode = "steps" if kind == "symptoms" else saved
+                else:
+                    self.mode = kind
                 return i + 1
             if _META_INFO.match(name):
                 self.build.notes.append(text)
@@ -224,14 +236,15 @@ class Flow:
         guarded: list[Node] = []
         j = i + 1
         if text.rstrip().endswith(":") and nxt is not None and nxt.kind in ("fence", "item"):
+            topic = (consequence[:1].upper() + consequence[1:]) if consequence else question
             if nxt.kind == "fence":
-                guarded = fence_nodes(nxt, self.build, Context(consequence or question))
+                guarded = fence_nodes(nxt, self.build, Context(topic))
                 j = i + 2
             else:
                 j = i + 1
                 while j < len(blocks) and blocks[j].kind == "item":
                     j += 1
-                guarded = self.nodes(blocks[i + 1 : j], Context(consequence or question))
+                guarded = self.nodes(blocks[i + 1 : j], Context(topic))
         if not guarded:
             title = consequence[:1].upper() + consequence[1:] if consequence else question
             guarded = [Draft("manual", title, block.line, instructions=clean_inline(text))]
@@ -250,6 +263,13 @@ class Flow:
         while j < len(blocks) and blocks[j].kind == "item":
             item = blocks[j]
             text = clean_inline(item.text)
+            if item.ordered and self.mode in ("symptoms", "info"):
+                self.mode = "steps"
+            if (self.mode == "steps" and not self.steps_seen and not self.explicit_steps
+                    and not item.ordered and item.checkbox is None and not _has_steps([item])):
+                self.build.symptoms.append(block_text(item).split(" ", 1)[-1])
+                j += 1
+                continue
             if self.mode in ("symptoms", "info") and item.checkbox is None and not (
                 item.ordered and _has_steps([item])
             ):
@@ -274,7 +294,12 @@ class Flow:
 
     def _item(self, item: Block, ctx: Context) -> list[Node]:
         title, rest = _item_title(item.text)
-        if conditional(title) and not rest:
+        if not item.children and not rest and re.search(r":(\*\*|__)?\s*$", item.text) and (
+            item.checkbox is None and not _inline_commands(item.text)
+        ):
+            ctx.title, ctx.used = title, False  # a label for what follows ("3. Common issues:")
+            return []
+        if conditional(title):
             _, consequence = question_of(title)
             title = consequence[:1].upper() + consequence[1:] if consequence else title
         if item.checkbox is not None:
@@ -309,7 +334,8 @@ class Flow:
         level = blocks[i].level if blocks[i].kind == "heading" else 0
         while j < len(blocks):
             b = blocks[j]
-            if b.kind == "heading" and (level == 0 or b.level <= level) and not branch_letter(b.text):
+            higher = level == 0 or b.level <= level
+            if b.kind == "heading" and higher and not branch_letter(b.text):
                 break
             lab = label_of(b) if b.kind == "para" else None
             if lab is not None and part_kind(lab[0]) and j > i:
@@ -343,11 +369,10 @@ class Flow:
             if not nodes:
                 nodes = [Draft("manual", name, line, instructions=name)]
             branches.append((name, nodes))
-        topic = ctx.title or "these cases"
-        question = f"{topic}: which one applies?" if ctx.title else "Which of these applies?"
+        question = f"{ctx.title}: which one applies?" if ctx.title else "Which of these applies?"
         self.steps_seen = True
         return Decision(question, first.line, branches, otherwise_label="none of these",
-                        title=topic)
+                        title=ctx.title or "Which case applies?")
 
 
 def _first_sentence(text: str) -> str:

@@ -53,7 +53,8 @@ _SOFT_SKIP = [
 PART_KINDS = {
     "symptoms": re.compile(
         r"^(symptoms?|signs?|indicators?|detection|how to detect|what you see|triggers?|alerts?|"
-        r"when to use( this)?|use when|wann|symptome|anzeichen|erkennung|auslöser|"
+        r"when to use( this)?|use when|when|wann|quand|cuándo|symptome|anzeichen|erkennung|"
+        r"auslöser|"
         r"symptômes|signes|síntomas)$"),
     "info": re.compile(
         r"^(impact|notes?|background|context|root cause|causes?|prerequisites|requirements|"
@@ -93,6 +94,11 @@ def normalize(title: str) -> str:
     text = _NUMBER_PREFIX.sub("", text)
     text = re.sub(r"\s+", " ", text).strip(" :.-–—").casefold()
     return text
+
+
+def strip_number(title: str) -> str:
+    """A heading without its leading numbering ("1.2 Promote" → "Promote")."""
+    return _NUMBER_PREFIX.sub("", title.strip(), count=1).strip() or title.strip()
 
 
 def number_of(title: str) -> str:

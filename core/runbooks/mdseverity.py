@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from core.config import SeverityConfig
 
 _WORDS = {
-    0: "critical crit blocker emergency kritisch critique crítico crítica disaster fatal",
+    0: "critical crit blocker emergency kritisch critique crítico crítica",
     1: "high major urgent hoch dringend élevé élevée haute alta alto",
     2: "medium moderate mittel moyen moyenne media medio warning",
     3: "low minor trivial niedrig gering faible basse baja bajo cosmetic",
@@ -29,10 +29,11 @@ _SEV_RE = re.compile(
 )
 _META_RE = re.compile(
     r"(?i)^\W*(severity|priority|prio|impact level|level|schweregrad|priorität|dringlichkeit|"
-    r"sévérité|priorité|gravité|severidad|prioridad)\W*[:=–—-]\s*\W*(?P<value>.+)$"
+    r"sévérité|priorité|gravité|severidad|prioridad)\W*?(?:\s*[:=–—-]\s*|\s+)\W*(?P<value>.+)$"
 )
 _HEAD_WORD_RE = re.compile(
-    rf"(?i)^\W*\[?\(?(?P<word>{_WORD_RE})\]?\)?\s*(?:[:–—\-\])|]|\s(?=\S))"
+    rf"^\W*(?:\[(?P<b>(?i:{_WORD_RE}))\]|\((?P<p>(?i:{_WORD_RE}))\)|"
+    rf"(?P<w>(?i:{_WORD_RE}))\s*[:–—|-]|(?P<caps>{_WORD_RE.upper()})\s)"
 )
 _EMOJI = {"🚨": 0, "🔥": 0, "⛔": 0, "🔴": 0, "🟠": 1, "🟡": 2, "🟢": 3, "⚪": 3, "🔵": 3}
 
@@ -44,6 +45,7 @@ class Marker:
     text: str
     ordinal: int
     note: str = ""
+    strength: int = 2  # 3: a "Severity: …" line, 2: a word or number, 1: an emoji
 
 
 class SeverityReader:
@@ -78,7 +80,7 @@ class SeverityReader:
                 ordinal = _EMOJI[ch]
                 if self.siren and ch in "🔴🟠":
                     ordinal += 1
-                return Marker(ch, ordinal)
+                return Marker(ch, ordinal, strength=1)
         return None
 
     def _numbered(self, text: str) -> Marker | None:
@@ -118,13 +120,17 @@ class SeverityReader:
         if found:
             return found
         m = _HEAD_WORD_RE.match(title.replace("**", ""))
-        word = self._word(m.group("word")) if m else None
+        text = (m.group("b") or m.group("p") or m.group("w") or m.group("caps")) if m else ""
+        word = self._word(text) if text else None
         return word or self._emoji(title)
 
     def meta(self, line: str) -> Marker | None:
         """A severity stated on a line such as ``Severity: Critical`` or ``Priorität: hoch``."""
         m = _META_RE.match(line.replace("**", "").replace("__", "").strip())
-        return self.value(m.group("value")) if m else None
+        found = self.value(m.group("value")) if m else None
+        if found is None:
+            return None
+        return Marker(found.text, found.ordinal, found.note, strength=3)
 
     def label(self, ordinal: int) -> str:
         """The scheme's label of ``ordinal``."""

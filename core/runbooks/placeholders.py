@@ -74,7 +74,7 @@ _IP = re.compile(r"(?<![\w.])(?:[xX]{1,3}\.[xX]{1,3}\.[xX]{1,3}\.[xX]{1,3}|"
 _PATH = re.compile(r"(?<![\w.])/path/to/[\w./-]*[\w]")
 _GIT = re.compile(r"\bgit\s+(?:-C\s+\S+\s+)?(reset|checkout|revert|switch|rebase|cherry-pick|"
                   r"branch\s+-f|tag)\b[^|;&\n]*")
-_GIT_REF = re.compile(r"(?<![\w/~^.-])(HEAD(?:[~^]\d*)+|[0-9a-f]{7,40})(?![\w~^.-])")
+_GIT_REF = re.compile(r"(?<![\w/~^.-])(HEAD(?:[~^]\d*)+|[0-9a-f]{6,40})(?![\w~^.-])")
 
 
 def _quoted_single(text: str, pos: int) -> bool:
@@ -102,6 +102,8 @@ def _name_for(kind: str, text: str) -> str:
         return variable_name(last.split(".")[0] + "_path")
     if kind == "git":
         return "commit"
+    if kind == "fake":
+        return "value"
     return variable_name(text)
 
 

@@ -149,6 +149,8 @@ def _statement(stmt: str) -> tuple[Effect, str]:
         return Effect.CHANGE, "SQL COPY"
     if first not in _READ_STARTS:
         return Effect.CHANGE, f"SQL {first.upper()}"
+    if first == "set" and re.match(r"(?i)set\s+(global|persist\w*|@@global)", stmt):
+        return Effect.CHANGE, "SQL SET GLOBAL"
     cte = _CTE_WRITE.search(stmt)
     if cte:
         verb = cte.group(1).upper()

@@ -43,6 +43,7 @@ _RULES: list[tuple[str, str]] = [
      r"((cannot|can't|unable to|fail(ed|s)? to) connect to (the )?(database|db|postgres\w*)|"
      r"database connection (errors?|fail\w*|refused)|postgres\w* (is )?(down|unreachable|"
      r"not (responding|running|accepting))|datenbank (ist )?nicht erreichbar|"
+     r"(database|datenbank|postgres\w*).{0,20}(won't start|does not start|startet nicht)|"
      r"base de données injoignable)"),
     (s.DISK_FULL,
      r"(disk (is )?(full|space)|out of disk|no space left|storage (is )?full|disk usage|"
@@ -85,4 +86,10 @@ def signals_in(text: str) -> list[str]:
             found.append(signal)
     if s.ENDPOINTS_ALL_DOWN in found and s.ENDPOINT_DOWN in found:
         found.remove(s.ENDPOINT_DOWN)
+    other_store = re.search(
+        r"(?i)\b(mysql|mariadb|redis|valkey|mongo\w*|elastic\w*|memcached)\b", text
+    )
+    if other_store and not re.search(r"(?i)\b(postgres\w*|psql|pg_\w+)\b", text):
+        # the detector's database and OOM signals are about PostgreSQL and container kills
+        found = [sig for sig in found if not sig.startswith("postgres.") and sig != s.CONTAINER_OOM]
     return [sig for sig in s.ALL_SIGNALS if sig in found]

@@ -103,8 +103,6 @@ async def test_postgres_counts_move_with_15_idle_connections(
 ) -> None:
     pg = lab_config.host("web1").postgres
     assert pg is not None
-    before = pg_state(await web1.refresh(only=("postgres",)))
-    assert before.max_connections > 0 and "15" in before.version.split(".")[0]
     conninfo: dict[str, Any] = {
         "host": "127.0.0.1",
         "port": pg.port,
@@ -114,25 +112,42 @@ async def test_postgres_counts_move_with_15_idle_connections(
         "connect_timeout": 5,
         "application_name": "probe-test",
     }
-    conns = [await psycopg.AsyncConnection.connect(**conninfo) for _ in range(15)]
-    try:
-        during = pg_state(await web1.refresh(only=("postgres",)))
-        assert during.total - before.total == 15
-        assert during.by_state.get("idle", 0) - before.by_state.get("idle", 0) == 15
-        assert during.by_database[pg.database] - before.by_database.get(pg.database, 0) == 15
-        assert during.by_user[pg.user] - before.by_user.get(pg.user, 0) == 15
-        assert during.used_percent > before.used_percent
-        assert pg.database in during.database_sizes and during.database_sizes[pg.database] > 0
-        # terminate one of them through the probe
-        victim = conns[0].info.backend_pid
-        assert await web1.backend_action(victim, "terminate") == 0
-        after_kill = pg_state(await web1.refresh(only=("postgres",)))
-        assert after_kill.total == during.total - 1
-    finally:
-        for conn in conns:
-            await conn.close()
-    after = pg_state(await web1.refresh(only=("postgres",)))
-    assert after.total == before.total
+    # other consoles and tests may use the shared lab server at the same time: a round
+    # whose numbers moved by someone else's connections is tried again
+    problems: list[str] = []
+    for _attempt in range(4):
+        before = pg_state(await web1.refresh(only=("postgres",)))
+        assert before.max_connections > 0 and before.version.startswith("15")
+        assert sum(before.by_state.values()) == before.total
+        conns = [await psycopg.AsyncConnection.connect(**conninfo) for _ in range(15)]
+        try:
+            during = pg_state(await web1.refresh(only=("postgres",)))
+            victim = conns[0].info.backend_pid
+            assert await web1.backend_action(victim, "terminate") == 0
+            await asyncio.sleep(0.2)
+            after_kill = pg_state(await web1.refresh(only=("postgres",)))
+        finally:
+            for conn in conns:
+                await conn.close()
+        await asyncio.sleep(0.2)
+        after = pg_state(await web1.refresh(only=("postgres",)))
+        moved = {
+            "total": during.total - before.total,
+            "idle": during.by_state.get("idle", 0) - before.by_state.get("idle", 0),
+            "database": during.by_database.get(pg.database, 0)
+            - before.by_database.get(pg.database, 0),
+            "user": during.by_user.get(pg.user, 0) - before.by_user.get(pg.user, 0),
+            "terminated": during.total - after_kill.total,
+            "closed": after.total - before.total,
+        }
+        if moved == {
+            "total": 15, "idle": 15, "database": 15, "user": 15, "terminated": 1, "closed": 0,
+        }:
+            assert during.used_percent > before.used_percent
+            assert during.database_sizes.get(pg.database, 0) > 0
+            return
+        problems.append(str(moved))
+    raise AssertionError("counts did not follow the 15 connections: " + "; ".join(problems))
 
 
 async def test_postgres_blocked_query_and_cancel(web1: HostProbes, lab_config: Config) -> None:

@@ -500,10 +500,9 @@ def test_backup_state_newest_and_previous() -> None:
 
 
 def test_events_update_a_container_before_it_is_inspected() -> None:
-    running = container_from_inspect(
-        {**INSPECT_EXITED, "State": {**INSPECT_EXITED["State"], "Status": "running",
-                                     "OOMKilled": False}}
-    )
+    info = json.loads(json.dumps(INSPECT_EXITED))
+    info["State"].update(Status="running", OOMKilled=False)
+    running = container_from_inspect(info)
     die = {
         "Type": "container", "Action": "die", "timeNano": 1_795_359_000_500_000_000,
         "Actor": {"ID": running.id, "Attributes": {"exitCode": "137", "name": running.name}},

@@ -50,9 +50,10 @@ class DashboardScreen(Screen[None]):
         Binding("i", "inspect", "Inspect", id="container.inspect"),
         Binding("c", "backend('cancel')", "Cancel query", show=False, id="postgres.cancel"),
         Binding("K", "backend('terminate')", "Terminate", show=False, id="postgres.terminate"),
-    ] + [
-        Binding(str(n), f"tab('{tab}')", tab.title(), show=False, id=f"view.{tab}")
-        for n, tab in enumerate(TABS, start=1)
+        *(
+            Binding(str(n), f"tab('{tab}')", tab.title(), show=False, id=f"view.{tab}")
+            for n, tab in enumerate(TABS, start=1)
+        ),
     ]
 
     def __init__(self) -> None:
@@ -292,19 +293,19 @@ class DashboardScreen(Screen[None]):
         for host in self.warroom.config.hosts:
             yield SystemCommand(
                 f"Host: {host.name}", "Show this host's panes",
-                lambda name=host.name: self._palette_host(name),  # type: ignore[misc]
+                lambda name=host.name: self._palette_host(name),
             )
         for ref in self.query_one(ContainersTable).refs():
             yield SystemCommand(
                 f"Container: {ref.name} ({ref.host})", "Show this container's logs",
-                lambda r=ref: self.app.push_screen(  # type: ignore[misc]
+                lambda r=ref: self.app.push_screen(
                     LogScreen(r.host, r.id, r.name)
                 ),
             )
         for tab in TABS:
             yield SystemCommand(
                 f"View: {tab}", f"Show the {tab} pane",
-                lambda t=tab: self.action_tab(t),  # type: ignore[misc]
+                lambda t=tab: self.action_tab(t),
             )
         yield SystemCommand("View: containers of all hosts", "Merged containers view",
                             self.action_toggle_all)
