@@ -14,9 +14,12 @@ from textual.screen import Screen
 from core.audit import Actions, AuditLog
 from core.config import Config
 from core.hosts import Fleet, LinkEvent
+from core.incidents.desk import IncidentDesk
+from core.incidents.watcher import JournalWatcher
 from core.monitor import Monitor
 from core.state import HostState
 from themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes
+from tui.screens.checklist import ChecklistScreen
 from tui.screens.dashboard import DashboardScreen
 
 
@@ -32,6 +35,10 @@ class LinkChanged(Message):
     """A host's link went up, down, or is reconnecting."""
 
     event: LinkEvent
+
+
+class IncidentsChanged(Message):
+    """Incidents were opened, changed or recovered (here or by a pairing console)."""
 
 
 class WarroomApp(App[int]):
@@ -52,6 +59,7 @@ class WarroomApp(App[int]):
         theme: str | None = None,
         read_only: bool = False,
         start_monitor: bool = True,
+        checklist: str | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -60,7 +68,9 @@ class WarroomApp(App[int]):
         self.fleet = Fleet(config)
         self.monitor = Monitor(config, self.fleet, self._state_from_core, self._link_from_core)
         self.states: dict[str, HostState] = {}
+        self.desk = IncidentDesk(config)
         self._start_monitor = start_monitor
+        self._open_checklist = checklist
         for registered in load_themes():
             self.register_theme(registered)
         wanted = theme or config.settings.theme or DEFAULT_THEME
@@ -80,6 +90,15 @@ class WarroomApp(App[int]):
         await self.push_screen(DashboardScreen())
         if self._theme_warning:
             self.notify(self._theme_warning, severity="warning")
+        for error in self.desk.library.errors:
+            self.notify(str(error), title="runbook not loaded", severity="warning", timeout=10)
+        if self._open_checklist:
+            if self._open_checklist in self.desk.tracker.views:
+                await self.push_screen(ChecklistScreen(self._open_checklist))
+            else:
+                self.notify(f"no incident {self._open_checklist!r} in {self.config.journal_dir}",
+                            severity="error", timeout=10)
+        self.run_worker(self._watch_journal(), name="journal", exclusive=True, group="journal")
         if self._start_monitor:
             self.run_worker(self.monitor.start(), name="monitor", exclusive=True)
 
@@ -99,6 +118,22 @@ class WarroomApp(App[int]):
         for screen in self.screen_stack:
             if isinstance(screen, DashboardScreen):
                 screen.show_state(message.state)
+        if self.desk.process(self.states):
+            self.post_message(IncidentsChanged())
+
+    async def _watch_journal(self) -> None:
+        """Follow what pairing consoles write to the shared journal directory."""
+        watcher = JournalWatcher(self.config.journal_dir, origin=self.desk.store.origin)
+        async for batch in watcher.watch():
+            if self.desk.tracker.ingest(batch):
+                self.post_message(IncidentsChanged())
+
+    def on_incidents_changed(self, message: IncidentsChanged) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                screen.show_incidents()
+            elif isinstance(screen, ChecklistScreen):
+                screen.show()
 
     def on_link_changed(self, message: LinkChanged) -> None:
         for screen in self.screen_stack:

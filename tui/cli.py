@@ -73,6 +73,7 @@ def cmd_console(args: argparse.Namespace) -> int:
         config,
         theme=args.theme,
         read_only=args.read_only or config.settings.read_only,
+        checklist=args.checklist,
     )
     app.run()
     return int(app.return_code or 0)

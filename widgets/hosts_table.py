@@ -23,11 +23,11 @@ class HostsTable(KeyedTable):
     """Every host, one row each, keyed by host name."""
 
     DEFAULT_CSS = """
-    HostsTable { height: auto; max-height: 8; }
+    HostsTable { height: auto; max-height: 8; overflow-x: hidden; }
     """
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(("host", "link", "containers", "worst signal", "incidents", "tags"),
+        super().__init__(("host", "link", "incidents", "containers", "worst signal", "tags"),
                          **kwargs)
 
     def show_lines(self, lines: list[HostLine]) -> None:
@@ -36,19 +36,19 @@ class HostsTable(KeyedTable):
         for line in lines:
             link = Text(line.link.value, style=theme_color(self, LINK_VARIABLE[line.link]))
             if line.link is not LinkState.UP and line.reason:
-                worst = safe_text(line.reason, style=theme_color(self, "state-down"))
+                worst = safe_text(_short(line.reason), style=theme_color(self, "state-down"))
             elif line.worst_level is not None:
                 colour = theme_color(self, f"severity-{line.worst_level}")
-                worst = safe_text(line.worst, style=colour)
+                worst = safe_text(_short(line.worst), style=colour)
             else:
                 worst = Text(line.worst or "ok", style=theme_color(self, "state-up"))
             rows.append((line.name, (
                 safe_text(line.name),
                 link,
-                Text(line.containers or "-"),
-                worst,
                 Text(str(line.incidents), style=theme_color(self, "severity-0")
                      if line.incidents else ""),
+                Text(line.containers or "-"),
+                worst,
                 safe_text(",".join(line.tags)),
             )))
         self.sync(rows)
@@ -57,3 +57,7 @@ class HostsTable(KeyedTable):
     def selected_host(self) -> str | None:
         """The host under the cursor."""
         return self.selected_key
+
+
+def _short(text: str, limit: int = 48) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -303,6 +303,7 @@ class _Importer:
             if imported is not None:
                 made.append(imported)
         self.unmapped.sort(key=lambda f: f.line)
+        self.warnings.sort(key=lambda w: w.line or 0)
         return ImportResult(self.source, tuple(made), tuple(self.unmapped), tuple(self.skipped),
                             tuple(self.warnings))
 

@@ -184,9 +184,9 @@ def _nest(blocks: list[Block]) -> list[Block]:
             continue
         if block.kind == "item" and block.ordered and "." in block.number:
             prefix = block.number.rsplit(".", 1)[0]
-            while stack and not (stack[-1].ordered and stack[-1].number == prefix):
-                stack.pop()
-            if stack:
+            parents = [k for k, b in enumerate(stack) if b.ordered and b.number == prefix]
+            if parents:
+                del stack[parents[-1] + 1 :]
                 stack[-1].children.append(block)
                 stack.append(block)
                 continue

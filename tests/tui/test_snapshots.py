@@ -12,8 +12,7 @@ from tui.app import HostStateChanged, WarroomApp
 
 
 def _app(tmp_path: Path) -> WarroomApp:
-    # A fixed data dir keeps the sub-title (config source) the same in every run.
-    return WarroomApp(local_config(Path("/tmp/warroom-snapshot")), start_monitor=False)
+    return WarroomApp(local_config(tmp_path), start_monitor=False)
 
 
 async def _feed(pilot: Any) -> None:

@@ -14,12 +14,15 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 from core.audit import ReadOnlyRefusal
 from core.hosts import LinkEvent, LinkState
 from core.overview import host_line
+from core.runbooks.model import Runbook
 from core.state import HostState
+from tui.screens.checklist import ChecklistScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.logs import LogScreen
 from tui.screens.text_view import TextViewScreen
 from widgets.containers_table import ContainerRef, ContainersTable
 from widgets.hosts_table import HostsTable
+from widgets.incidents_table import IncidentsTable
 from widgets.panes import (
     BackupsPane,
     CertsPane,
@@ -33,7 +36,8 @@ from widgets.safe import safe_text
 if TYPE_CHECKING:
     from tui.app import WarroomApp
 
-TABS = ("containers", "disk", "system", "postgres", "certs", "endpoints", "backups")
+TABS = ("containers", "disk", "system", "postgres", "certs", "endpoints", "backups",
+        "incidents")
 
 
 class DashboardScreen(Screen[None]):
@@ -48,6 +52,7 @@ class DashboardScreen(Screen[None]):
         Binding("s", "container('stop')", "Stop", id="container.stop"),
         Binding("S", "container('start')", "Start", id="container.start"),
         Binding("i", "inspect", "Inspect", id="container.inspect"),
+        Binding("I", "tab('incidents')", "Incidents", id="view.incidents-panel"),
         Binding("c", "backend('cancel')", "Cancel query", show=False, id="postgres.cancel"),
         Binding("K", "backend('terminate')", "Terminate", show=False, id="postgres.terminate"),
         *(
@@ -84,6 +89,8 @@ class DashboardScreen(Screen[None]):
                 yield EndpointsPane(id="endpoints-pane")
             with TabPane("Backups", id="backups"):
                 yield BackupsPane(id="backups-pane")
+            with TabPane("Incidents", id="incidents"):
+                yield IncidentsTable(id="incidents-table")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -91,6 +98,8 @@ class DashboardScreen(Screen[None]):
         self.current_host = names[0] if names else None
         self._render_overview()
         self._render_host()
+        self.show_incidents()
+        self.set_interval(1.0, self.show_incidents)
         self.query_one("#containers-table").focus()
 
     # -- state -----------------------------------------------------------------
@@ -109,12 +118,29 @@ class DashboardScreen(Screen[None]):
         if event.host == self.current_host:
             self._render_title()
 
+    def show_incidents(self) -> None:
+        """Redraw the incident panel, its tab label and the overview's incident counts."""
+        desk = self.warroom.desk
+        incidents = desk.incidents()
+        self.query_one(IncidentsTable).show_incidents(incidents, desk.scheme)
+        tab = self.query_one(TabbedContent).get_tab("incidents")
+        tab.label = f"Incidents ({len(incidents)})" if incidents else "Incidents"
+        self._render_overview()
+
     def _render_overview(self) -> None:
         lines = []
+        incidents = self.warroom.desk.incidents()
+        scheme = self.warroom.desk.scheme
         for host_config in self.warroom.config.hosts:
             host = self.warroom.fleet[host_config.name]
             state = self.warroom.states.get(host_config.name)
-            lines.append(host_line(host_config, host.state, host.reason, state))
+            mine = [i for i in incidents if i.host == host_config.name]
+            worst = None
+            if mine:
+                top = mine[0]  # worst first
+                worst = (scheme.clamp(top.severity),
+                         f"{scheme.label(top.severity)} {top.title}")
+            lines.append(host_line(host_config, host.state, host.reason, state, worst, len(mine)))
         self.query_one(HostsTable).show_lines(lines)
 
     def _render_title(self) -> None:
@@ -196,6 +222,11 @@ class DashboardScreen(Screen[None]):
     def _host_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value:
             self.select_host(event.row_key.value)
+
+    @on(DataTable.RowSelected, "#incidents-table")
+    def _incident_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.app.push_screen(ChecklistScreen(event.row_key.value))
 
     def action_toggle_all(self) -> None:
         self.all_hosts = not self.all_hosts
@@ -309,6 +340,18 @@ class DashboardScreen(Screen[None]):
             )
         yield SystemCommand("View: containers of all hosts", "Merged containers view",
                             self.action_toggle_all)
+        for incident in self.warroom.desk.incidents():
+            yield SystemCommand(
+                f"Incident: {incident.title} ({incident.host})", f"Open {incident.id}",
+                lambda i=incident.id: self.app.push_screen(ChecklistScreen(i)),
+            )
+        for runbook in self.warroom.desk.library:
+            yield SystemCommand(
+                f"Runbook: {runbook.title}", f"Read runbook {runbook.id}",
+                lambda r=runbook: self.app.push_screen(
+                    TextViewScreen(f"runbook {r.id}", runbook_text(r))
+                ),
+            )
         yield SystemCommand("Action: refresh every host", "Refresh now",
                             self.warroom.action_refresh)
 
@@ -316,3 +359,17 @@ class DashboardScreen(Screen[None]):
         self.select_host(name)
         names = [h.name for h in self.warroom.config.hosts]
         self.query_one(HostsTable).move_cursor(row=names.index(name))
+
+
+def runbook_text(runbook: Runbook) -> str:
+    """A runbook as plain text for reading (steps with their commands)."""
+    lines = [runbook.title, "", runbook.description.strip(), ""]
+    for n, step in enumerate(runbook.steps, start=1):
+        lines.append(f"{n}. [{step.kind}] {step.display_title}")
+        for text in (step.why, step.instructions, step.question):
+            if text:
+                lines.extend(f"   {line}" for line in text.strip().splitlines())
+        if step.command:
+            lines.append(f"   $ {step.command}")
+        lines.append("")
+    return "\n".join(lines)

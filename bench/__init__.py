@@ -1,0 +1,1 @@
+"""warroom's benchmarks against the lab (``make bench``); see bench/run.py and bench/RESULTS.md."""
