@@ -77,7 +77,9 @@ def lab_status() -> tuple[bool, str]:
     return proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def bench_config(n_hosts: int, data_dir: Path, refresh_seconds: float | None = None) -> dict[str, Any]:
+def bench_config(
+    n_hosts: int, data_dir: Path, refresh_seconds: float | None = None
+) -> dict[str, Any]:
     """A config of ``n_hosts`` hosts alternating between the lab's two sshd hosts.
 
     Host i (web1..webN) is a separate SSH connection to 127.0.0.2 (engine A,
@@ -269,7 +271,8 @@ class Docker:
 
     def bench_containers(self) -> list[str]:
         filters = json.dumps({"label": [f"{BENCH_LABEL}=1"]})
-        return [str(c["Id"]) for c in self.get("/containers/json", {"all": "1", "filters": filters})]
+        listing = self.get("/containers/json", {"all": "1", "filters": filters})
+        return [str(c["Id"]) for c in listing]
 
     def state(self, cid: str) -> str:
         return str(self.get(f"/containers/{cid}/json")["State"]["Status"])

@@ -28,7 +28,7 @@ from core.runbooks.mddraft import (
     slug,
     wire,
 )
-from core.runbooks.mdflow import Flow, _inline_commands
+from core.runbooks.mdflow import Flow, inline_commands
 from core.runbooks.mdsections import (
     Section,
     build_sections,
@@ -81,7 +81,7 @@ def _procedure(blocks: list[Block]) -> bool:
             if b.kind == "fence" and any(code.strip() for _, code in b.code):
                 return True
             if b.kind == "item" and (
-                b.ordered or b.checkbox is not None or _inline_commands(b.text)
+                b.ordered or b.checkbox is not None or inline_commands(b.text)
             ):
                 return True
     return False

@@ -58,17 +58,19 @@ def lint_paths(paths: Iterable[str | Path]) -> list[LintError]:
         problems.extend(found)
         if runbook is not None:
             if runbook.id in ids:
+                lines = enumerate(text.splitlines(), 1)
+                line = next((n for n, raw in lines if raw.startswith("id")), None)
                 problems.append(
                     Problem(
                         str(path),
                         f"runbook id {runbook.id!r} is also used by {ids[runbook.id]}",
                         key="id",
-                        line=1,
+                        line=line,
                     )
                 )
             else:
                 ids[runbook.id] = path
-    return problems
+    return sorted(problems, key=lambda p: (p.file, p.line or 0))
 
 
 def has_errors(problems: Iterable[LintError]) -> bool:

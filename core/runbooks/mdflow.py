@@ -48,7 +48,7 @@ def label_of(block: Block) -> tuple[str, str] | None:
     return None
 
 
-def _inline_commands(text: str) -> list[str]:
+def inline_commands(text: str) -> list[str]:
     out = []
     for code in inline_code(text):
         word = code.split()[0] if code.split() else ""
@@ -75,7 +75,7 @@ def _has_steps(blocks: list[Block]) -> bool:
         for b in block.walk():
             if b.kind == "fence" and b.code:
                 return True
-            if b.kind == "item" and (b.checkbox is not None or _inline_commands(b.text)):
+            if b.kind == "item" and (b.checkbox is not None or inline_commands(b.text)):
                 return True
     return False
 
@@ -295,7 +295,7 @@ class Flow:
     def _item(self, item: Block, ctx: Context) -> list[Node]:
         title, rest = _item_title(item.text)
         if not item.children and not rest and re.search(r":(\*\*|__)?\s*$", item.text) and (
-            item.checkbox is None and not _inline_commands(item.text)
+            item.checkbox is None and not inline_commands(item.text)
         ):
             ctx.title, ctx.used = title, False  # a label for what follows ("3. Common issues:")
             return []
@@ -307,7 +307,7 @@ class Flow:
             details = "\n".join(block_text(c) for c in item.children)
             return [Draft("manual", _first_sentence(text), item.line,
                           instructions=text + ("\n" + details if details else ""))]
-        commands = _inline_commands(item.text)
+        commands = inline_commands(item.text)
         if not _has_steps(item.children) and not commands:
             details = "\n".join(block_text(c) for c in item.children)
             instructions = "\n".join(x for x in (clean_inline(rest), details) if x)

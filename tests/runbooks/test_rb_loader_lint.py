@@ -8,6 +8,7 @@ import pytest
 
 from core.runbooks.lint import has_errors, lint_paths, lint_text
 from core.runbooks.loader import RunbookError, load_runbook, parse_runbook
+from core.runbooks.validate import Problem
 from core.runbooks.writer import dumps
 
 from .conftest import FIXTURES
@@ -15,7 +16,7 @@ from .conftest import FIXTURES
 LINT = FIXTURES / "lint"
 
 
-def _find(problems: list, file: str, key: str, step: int | None = None) -> object:
+def _find(problems: list[Problem], file: str, key: str, step: int | None = None) -> Problem:
     for p in problems:
         if p.file.endswith(file) and p.key == key and (step is None or p.step == step):
             return p
@@ -31,28 +32,28 @@ def test_good_file_loads_and_lints_clean() -> None:
 def test_unknown_keys_wrong_types_and_severity_labels() -> None:
     problems = lint_paths([LINT / "bad_keys.toml"])
     severity = _find(problems, "bad_keys.toml", "severity")
-    assert "ordinal 0 (worst) to 3" in severity.message and severity.line == 3  # type: ignore[attr-defined]
+    assert "ordinal 0 (worst) to 3" in severity.message and severity.line == 3
     colour = _find(problems, "bad_keys.toml", "colour")
-    assert "unknown key" in colour.message  # type: ignore[attr-defined]
+    assert "unknown key" in colour.message
     typo = _find(problems, "bad_keys.toml", "comand", step=1)
-    assert "did you mean 'command'" in typo.message and typo.line == 9  # type: ignore[attr-defined]
+    assert "did you mean 'command'" in typo.message and typo.line == 9
     timeout = _find(problems, "bad_keys.toml", "timeout", step=2)
-    assert "expected a number" in timeout.message  # type: ignore[attr-defined]
+    assert "expected a number" in timeout.message
     text = str(timeout)
     assert text.startswith(str(LINT / "bad_keys.toml") + ":15: step 2 (two), key 'timeout'")
 
 
 def test_structure_errors() -> None:
     problems = lint_paths([LINT / "bad_structure.toml"])
-    assert "did you mean 'disk.full'" in _find(problems, "bad_structure.toml", "match").message  # type: ignore[attr-defined]
+    assert "did you mean 'disk.full'" in _find(problems, "bad_structure.toml", "match").message
     dup = _find(problems, "bad_structure.toml", "id", step=2)
-    assert "duplicate step id" in dup.message and dup.line == 11  # type: ignore[attr-defined]
+    assert "duplicate step id" in dup.message and dup.line == 11
     var = _find(problems, "bad_structure.toml", "command", step=1)
-    assert "{mountpoint}" in var.message and "did you mean 'mount'" in var.message  # type: ignore[attr-defined]
+    assert "{mountpoint}" in var.message and "did you mean 'mount'" in var.message
     nowhere = _find(problems, "bad_structure.toml", "choices", step=3)
-    assert "'nowhere' does not exist" in nowhere.message  # type: ignore[attr-defined]
+    assert "'nowhere' does not exist" in nowhere.message
     confirm = _find(problems, "bad_structure.toml", "destructive", step=4)
-    assert "confirmation" in confirm.message  # type: ignore[attr-defined]
+    assert "confirmation" in confirm.message
 
 
 def test_toml_syntax_error_has_a_line() -> None:
@@ -63,9 +64,9 @@ def test_toml_syntax_error_has_a_line() -> None:
 def test_warnings_do_not_stop_loading() -> None:
     problems = lint_paths([LINT / "warnings_only.toml"])
     assert problems and not has_errors(problems)
-    assert "looks state-changing" in _find(problems, "warnings_only.toml", "command", 1).message  # type: ignore[attr-defined]
-    assert "inside quotes" in _find(problems, "warnings_only.toml", "command", 2).message  # type: ignore[attr-defined]
-    assert "no step uses it" in _find(problems, "warnings_only.toml", "variables.unused").message  # type: ignore[attr-defined]
+    assert "looks state-changing" in _find(problems, "warnings_only.toml", "command", 1).message
+    assert "inside quotes" in _find(problems, "warnings_only.toml", "command", 2).message
+    assert "no step uses it" in _find(problems, "warnings_only.toml", "variables.unused").message
     load_runbook(LINT / "warnings_only.toml")
 
 

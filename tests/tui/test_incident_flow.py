@@ -1,0 +1,176 @@
+"""An outage end to end against the lab: detect, walk the runbook, resolve, report."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from core.config import Config, load_config
+from core.incidents.checklist import StepStatus
+from tests.conftest import LAB_CONFIG, ROOT
+from tui.app import WarroomApp
+from tui.screens.checklist import ChecklistScreen
+from widgets.log_view import LogView
+
+pytestmark = pytest.mark.lab
+
+FAST_RULES = """
+[rules."container.exited"]
+for_seconds = 0.5
+clear_seconds = 1
+[rules."endpoint.down"]
+for_seconds = 0.5
+clear_seconds = 1
+"""
+
+
+def fast_config(tmp_path: Path, operator: str = "alice", journal: Path | None = None) -> Path:
+    """The lab config with its own data dir and short rule durations."""
+    text = LAB_CONFIG.read_text()
+    text = text.replace(str(ROOT / "lab" / ".state" / "data"), str(tmp_path / operator))
+    text = text.replace('operator = "lab"', f'operator = "{operator}"')
+    if journal is not None:
+        text = text.replace("[settings]", f'[settings]\njournal_dir = "{journal}"', 1)
+    path = tmp_path / f"{operator}.toml"
+    path.write_text(text + FAST_RULES)
+    return path
+
+
+def docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True,
+                          timeout=60).stdout
+
+
+@pytest.fixture
+def api_restored() -> Iterator[None]:
+    yield
+    docker("start", "shop-api-1")
+
+
+async def until(predicate: Callable[[], object], timeout: float, pilot: object) -> float:
+    started = time.monotonic()
+    while not predicate():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"not within {timeout} s")
+        await asyncio.sleep(0.05)
+    return time.monotonic() - started
+
+
+async def test_api_down_walked_through_to_the_report(
+    lab_config: Config, tmp_path: Path, api_restored: None
+) -> None:
+    config = load_config(fast_config(tmp_path))
+    app = WarroomApp(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: "web1" in app.states and app.states["web1"].containers, 20, pilot)
+
+        def api_incident() -> str | None:
+            for incident in app.desk.incidents():
+                if incident.rule == "container.exited" and "shop-api-1" in incident.key:
+                    return incident.id
+            return None
+
+        docker("stop", "-t", "1", "shop-api-1")
+        took = await until(api_incident, 2 + 0.5 + 3, pilot)  # 2 s + the rule's duration
+        incident = app.desk.incident(api_incident() or "")
+        assert (incident.severity, incident.runbook, incident.host) == (1, "service-down", "web1")
+        assert took < 4
+
+        await app.push_screen(ChecklistScreen(incident.id))
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ChecklistScreen)
+        assert "step 1 of" in str(screen.query_one("#progress").render())
+
+        async def run_current(expected: StepStatus, timeout: float = 30) -> str:
+            checklist = app.desk.checklist(incident.id)
+            assert checklist is not None and checklist.current is not None
+            step_id = checklist.current.id
+            await pilot.press("x")
+            if checklist.current.kind == "action":
+                await until(lambda: type(app.screen).__name__ == "ConfirmScreen", 5, pilot)
+                await pilot.press("y")
+
+            def settled() -> bool:
+                fresh = app.desk.checklist(incident.id)
+                return fresh is not None and fresh.record(step_id).status.settled
+
+            await until(settled, timeout, pilot)
+            fresh = app.desk.checklist(incident.id)
+            assert fresh is not None
+            record = fresh.record(step_id)
+            assert record.status is expected, (step_id, record)
+            assert record.host == "web1" and record.started_by == "alice"
+            return record.output
+
+        state = await run_current(StepStatus.PASSED)
+        assert "status=exited" in state
+        logs = await run_current(StepStatus.PASSED)
+        assert "response:200" in logs  # the real output of docker logs on web1
+        await run_current(StepStatus.PASSED)  # restart, after confirmation
+        assert docker("inspect", "-f", "{{.State.Running}}", "shop-api-1").strip() == "true"
+        verify = await run_current(StepStatus.PASSED, timeout=100)  # passes by itself
+        assert "healthy" in verify
+        await pilot.press("1")  # "Is the service back?" yes → end
+        await pilot.pause()
+        checklist = app.desk.checklist(incident.id)
+        assert checklist is not None and checklist.finished
+
+        await pilot.press("R")
+        await until(lambda: type(app.screen).__name__ in ("ReportFormScreen", "ConfirmScreen"),
+                    5, pilot)
+        if type(app.screen).__name__ == "ConfirmScreen":
+            await pilot.press("y")
+            await until(lambda: type(app.screen).__name__ == "ReportFormScreen", 5, pilot)
+        await pilot.press(*"api stopped", "ctrl+s")
+        await until(lambda: not app.desk.incident(incident.id).is_open, 5, pilot)
+        output = app.screen.query_one(LogView).shown_lines()
+        assert any("docker restart shop-api-1" in line for line in output)
+
+    report = (config.journal_dir / incident.id / "report.md").read_text()
+    assert "docker restart shop-api-1" in report
+    assert "exit 0" in report or "exit status 0" in report
+    for secret in ("WARROOM_LAB_PG_PASSWORD", "WARROOM_LAB_S3_SECRET_KEY"):
+        assert os.environ[secret] not in report
+    assert "api stopped" in report
+    audit = [json.loads(line) for line in config.audit_path.read_text().splitlines()]
+    assert [(a["operator"], a["host"], a["command"], a["exit_status"]) for a in audit] == [
+        ("alice", "web1", "docker restart shop-api-1", 0)
+    ]
+
+
+async def test_read_only_refuses_runbook_actions(
+    lab_config: Config, tmp_path: Path, api_restored: None
+) -> None:
+    config = load_config(fast_config(tmp_path))
+    app = WarroomApp(config, read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: "web1" in app.states and app.states["web1"].containers, 20, pilot)
+        docker("stop", "-t", "1", "shop-api-1")
+
+        def api_incident() -> str | None:
+            return next((i.id for i in app.desk.incidents()
+                         if i.rule == "container.exited" and "shop-api-1" in i.key), None)
+
+        await until(api_incident, 6, pilot)
+        incident_id = api_incident() or ""
+        await app.push_screen(ChecklistScreen(incident_id))
+        for _ in range(2):  # two read-only checks run fine
+            await pilot.press("x")
+            await pilot.pause(1.5)
+        checklist = app.desk.checklist(incident_id)
+        assert checklist is not None and checklist.current is not None
+        assert checklist.current.kind == "action"
+        await pilot.press("x")
+        await pilot.pause(0.5)
+        assert type(app.screen).__name__ == "ChecklistScreen"  # no confirmation offered
+        assert any("read-only" in n.message for n in app._notifications)
+    assert not config.audit_path.exists()
+    assert docker("inspect", "-f", "{{.State.Running}}", "shop-api-1").strip() == "false"
