@@ -53,7 +53,7 @@ class CheckResult:
 async def collect_states(config: Config) -> dict[str, HostState]:
     """Connect to every host concurrently and collect every probe once."""
     fleet = Fleet(config)
-    probes = {h.name: HostProbes(fleet[h.name], h) for h in config.hosts}
+    probes = {h.name: HostProbes(fleet[h.name], h, wait_for_stats=True) for h in config.hosts}
     try:
 
         async def one(name: str, connect_timeout: float) -> HostState:

@@ -76,6 +76,16 @@ class Container:
     memory_bytes: int | None = None
     memory_limit: int | None = None
     status_text: str = ""
+    restart_policy: str = ""  # no, always, unless-stopped, on-failure ("" when unknown)
+
+    @property
+    def finished_job(self) -> bool:
+        """Exited 0 with a policy that does not keep it running: a one-shot job that is done."""
+        return (
+            self.state == "exited"
+            and self.exit_code == 0
+            and self.restart_policy in ("no", "on-failure")
+        )
 
 
 @dataclass(frozen=True)

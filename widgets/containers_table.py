@@ -87,6 +87,7 @@ class ContainersTable(DataTable[Text]):
         """
         now = at or time.time()
         seen = set()
+        added = False
         for c in sorted(containers, key=lambda c: (c.project, c.service, c.name)):
             key = f"{host}/{c.id}"
             seen.add(key)
@@ -94,6 +95,7 @@ class ContainersTable(DataTable[Text]):
             self._refs[key] = ContainerRef(host, c.id, c.name)
             if key not in self._rows:
                 self.add_row(*cells, key=key)
+                added = True
             elif cells != self._rows[key]:
                 for column, old, new in zip(self.columns, self._rows[key], cells, strict=True):
                     if old != new:
@@ -103,6 +105,9 @@ class ContainersTable(DataTable[Text]):
             self.remove_row(key)
             del self._rows[key]
             self._refs.pop(key, None)
+        if added:
+            order = ("host", "service", "name") if self.show_host else ("service", "name")
+            self.sort(*order, key=lambda cells: tuple(str(c) for c in cells))
 
     def drop_host(self, host: str) -> None:
         """Remove every row of ``host``."""

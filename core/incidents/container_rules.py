@@ -60,7 +60,7 @@ def _container_conditions(
             c.state == "restarting" or (rose > 0 and restarting_rule.exceeds(rose))
         ):
             out[sig.CONTAINER_RESTARTING].append((c, {**base, "restarts_in_window": rose}))
-        elif c.state in ("exited", "dead") and (
+        elif c.state in ("exited", "dead") and not c.finished_job and (
             c.exit_code not in (0, None) or c.project in running_projects
         ):
             out[sig.CONTAINER_EXITED].append((c, base))

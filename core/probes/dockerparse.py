@@ -97,6 +97,9 @@ def container_from_inspect(info: Mapping[str, Any]) -> Container:
         oom_killed=oom,
         ports=ports_from_inspect((info.get("NetworkSettings") or {}).get("Ports")),
         status_text=status_text(status, health, exit_code, oom),
+        restart_policy=str(
+            ((info.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name") or ""
+        ),
     )
 
 

@@ -36,6 +36,7 @@ from core.runbooks.mdsections import (
     is_substep,
     is_toc_list,
     normalize,
+    number_of,
     part_kind,
     soft_skip,
     strip_symbols,
@@ -84,6 +85,10 @@ def _procedure(blocks: list[Block]) -> bool:
                 b.ordered or b.checkbox is not None or inline_commands(b.text)
             ):
                 return True
+            if b.kind == "para" and inline_commands(b.text, 2):
+                return True
+            if b.kind == "table" and any(inline_commands(" ".join(r), 2) for r in b.rows[1:]):
+                return True
     return False
 
 
@@ -95,6 +100,13 @@ def _shell(blocks: list[Block]) -> bool:
             )):
                 return True
     return False
+
+
+_COLLECTION = re.compile(
+    r"(runbooks?|playbooks?|incidents?|procedures|issues|problems|scenarios|emergenc|common|"
+    r"troubleshooting|operations|handbook|störungen|vorfälle|verfahren|szenarien|notfälle|"
+    r"betrieb|probleme|incidents|procédures)"
+)
 
 
 def _title(raw: str) -> str:
@@ -117,6 +129,7 @@ class _Importer:
         self.unmapped: list[Fragment] = []
         self.skipped: list[Fragment] = []
         self.warnings: list[Warning_] = []
+        self.h1_count = 0
 
     # -- which sections are runbooks -----------------------------------------------------
 
@@ -125,6 +138,10 @@ class _Importer:
             return "skip"
         if is_substep(child.title, parent.title):
             return "substep"
+        if number_of(child.title) and parent.level > 0 and not (
+            parent.level == 1 and self.h1_count == 1
+        ) and not _COLLECTION.search(normalize(parent.title)):
+            return "substep"  # "### 1. Check logs" under an incident heading
         if part_kind(child.title):
             return "part"
         return "independent"
@@ -170,17 +187,26 @@ class _Importer:
                                               "no steps in this section: not a procedure",
                                               _title(section.title)))
             return
-        own = section.blocks
+        own = list(section.blocks)
+        first = next((k for k, (_, r) in enumerate(roles) if r == "independent"), len(roles))
+        for child, role in roles[:first]:  # steps and parts before the first independent child
+            if role == "skip":
+                self._skip(child, hard_skip(child.title))
+                continue
+            if child.heading is not None:
+                own.append(child.heading)
+            own.extend(child.all_blocks())
         if own:
             if root and not section.children and _procedure(own):
-                self.candidates.append((section, own, _title(Path(self.source).stem)))
+                name = Path(self.source).stem if self.source != "<stdin>" else "Imported runbook"
+                self.candidates.append((section, own, _title(name.replace("_", " "))))
             elif not root and _procedure(own) and not soft_skip(section.title):
                 self.candidates.append((section, own, _title(section.title)))
             elif root:
                 self._leftover(own, "text before the first heading")
             else:
                 self._leftover(own, f"introduction of section “{_title(section.title)}”")
-        for child in section.children:
+        for child, _ in roles[first:]:
             self.collect(child)
 
     # -- one runbook ------------------------------------------------------------------------
@@ -216,7 +242,7 @@ class _Importer:
             if marker.note:
                 self.warnings.append(Warning_(section.line, marker.note))
         description = self._description(build)
-        match = signals_in("\n".join([title, *build.symptoms]))
+        match = signals_in("\n".join([title, *build.symptoms, *build.diagnosis]))
         base_id = slug(title, 48) or f"runbook-{section.line}"
         rb_id, k = base_id, 2
         while rb_id in taken:
@@ -284,6 +310,8 @@ class _Importer:
             parts.append("\n".join(build.intro))
         if build.symptoms:
             parts.append("Symptoms:\n" + "\n".join(f"- {s}" for s in build.symptoms))
+        if build.diagnosis:
+            parts.append("Diagnosis:\n" + "\n".join(f"- {s}" for s in build.diagnosis))
         if build.notes:
             parts.append("Notes:\n" + "\n".join(f"- {n}" for n in build.notes))
         return self._mask("\n\n".join(parts), build.line)
@@ -295,6 +323,7 @@ class _Importer:
         self.text = fixed
         self.reader = SeverityReader(fixed, self.scheme)
         root = build_sections(parse_markdown(fixed))
+        self.h1_count = sum(1 for child in root.children if child.level == 1)
         self.collect(root, root=True)
         taken: set[str] = set()
         made: list[ImportedRunbook] = []

@@ -76,13 +76,14 @@ def _starts_block(line: str) -> bool:
 def _split_row(line: str) -> list[str]:
     body = line.strip()
     body = body.removeprefix("|").removesuffix("|")
-    return [cell.strip() for cell in re.split(r"(?<!\\)\|", body)]
+    return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", body)]
 
 
 def _flat(lines: list[str]) -> list[Block]:
     blocks: list[Block] = []
     i = 0
     n = len(lines)
+    item_indent = -1  # content indent of the list item text may still belong to
     while i < n:
         line = lines[i]
         number = i + 1
@@ -90,6 +91,21 @@ def _flat(lines: list[str]) -> list[Block]:
             i += 1
             continue
         indent = _indent(line)
+        if item_indent >= 0 and indent < item_indent and not _ITEM.match(line.expandtabs(4)):
+            item_indent = -1
+        base = (item_indent if item_indent >= 0 else 0) + 4
+        if indent >= base and i > 0 and not lines[i - 1].strip() and not _ITEM.match(line):
+            block_code: list[tuple[int, str]] = []
+            j = i
+            while j < n and (not lines[j].strip() or _indent(lines[j]) >= base):
+                block_code.append((j + 1, lines[j].expandtabs(4)[base:]))
+                j += 1
+            while block_code and not block_code[-1][1].strip():
+                block_code.pop()
+            end = block_code[-1][0]
+            blocks.append(Block("fence", number, end, base - 4, lang="", code=block_code))
+            i = j
+            continue
         fence = _FENCE.match(line)
         if fence:
             mark = fence.group(2)
@@ -142,6 +158,7 @@ def _flat(lines: list[str]) -> list[Block]:
             if box and not marker[:1].isalnum():
                 checkbox, text = box.group(1).lower(), box.group(2)
             content = item.start("text")
+            item_indent = content
             j = i + 1
             parts = [text]
             while j < n and lines[j].strip() and not _starts_block(lines[j]):
@@ -190,6 +207,11 @@ def _nest(blocks: list[Block]) -> list[Block]:
                 stack[-1].children.append(block)
                 stack.append(block)
                 continue
+        if block.kind == "fence" and stack and not stack[-1].children and (
+            block.indent < stack[-1].content_indent and block.line <= stack[-1].end + 2
+        ):
+            stack[-1].children.append(block)  # a fence written flush under its list item
+            continue
         while stack and block.indent < stack[-1].content_indent and not (
             block.kind == "item" and block.indent > stack[-1].indent and block.indent >= 2
         ):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.runbooks.classify_base import words
 from core.runbooks.commands import Effect, classify, classify_sql, is_known_program
 from core.runbooks.markdown import Block
 from core.runbooks.mddraft import Build, Decision, Draft, Node
@@ -26,6 +27,16 @@ SHELL_LANGS = {"bash", "sh", "shell", "zsh", "console", "terminal", "shell-sessi
                "ksh", "fish", "powershell-unused", "cmd-unused"}
 SQL_LANGS = {"sql", "psql", "postgresql", "postgres", "pgsql", "mysql", "plpgsql", "sqlite", "tsql"}
 GUESS_LANGS = {"", "text", "txt", "plaintext", "plain", "none"}
+
+SHELL_WORDS = frozenset(
+    words(
+        """mailq postqueue postfix postsuper exim rabbitmqctl supervisorctl pm2 php artisan
+        node java mvn gradle terraform ansible ansible-playbook helm k9s consul nomad vault
+        etcdctl memcached-tool varnishadm varnishstat haproxy traefik pg_upgradecluster
+        pgbouncer mongodump mongorestore influx promtool amtool logrotate rclone restic borg"""
+    )
+)
+"""Programs the classifier does not judge, but which tell a code block holds shell commands."""
 
 _CONDITIONAL = re.compile(
     r"(?i)^\W*(if|when|in case|should|only if|falls|wenn|sofern|nur wenn|si|en cas de|cuando)\b"
@@ -169,7 +180,7 @@ def looks_like_shell(code: list[tuple[int, str]]) -> bool:
         if "=" in word and not word.startswith("="):
             parts = line.split()
             word = next((p for p in parts if "=" not in p), word)
-        return is_known_program(word) or word.startswith(("./", "sudo"))
+        return is_known_program(word) or word in SHELL_WORDS or word.startswith(("./", "sudo"))
     return False
 
 
@@ -242,7 +253,7 @@ def command_nodes(
     draft.kind = "check" if verdict.reads_only else "action"
     if verdict.effect == Effect.DESTRUCTIVE:
         draft.destructive = True
-        draft.confirm = "{host}"
+        draft.confirm = "host"
         reasons = ", ".join(verdict.reasons)
         draft.why = (draft.why + "\n" if draft.why else "") + (
             f"Destructive ({reasons}): type the host name to confirm."

@@ -167,6 +167,7 @@ class Build:
     unmapped: list[Fragment] = field(default_factory=list)
     intro: list[str] = field(default_factory=list)
     symptoms: list[str] = field(default_factory=list)
+    diagnosis: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     markers: list[Marker] = field(default_factory=list)
     workdir: str = ""

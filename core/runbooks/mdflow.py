@@ -16,6 +16,7 @@ import re
 from core.runbooks.commands import is_known_program
 from core.runbooks.markdown import Block, block_text, clean_inline, inline_code
 from core.runbooks.mdcode import (
+    SHELL_WORDS,
     Context,
     Entry,
     command_nodes,
@@ -25,7 +26,13 @@ from core.runbooks.mdcode import (
     question_of,
 )
 from core.runbooks.mddraft import Build, Decision, Draft, Node
-from core.runbooks.mdsections import branch_letter, is_contact_table, part_kind, strip_number
+from core.runbooks.mdsections import (
+    branch_letter,
+    is_contact_table,
+    is_substep,
+    part_kind,
+    strip_number,
+)
 
 _LABEL = re.compile(r"^(?:\*\*|__)(?P<label>.+?)(?:\*\*|__)\s*:?\s*(?P<rest>.*)$", re.S)
 _PLAIN_LABEL = re.compile(r"^(?P<label>[^:`\n]{2,40}):\s*(?P<rest>.*)$", re.S)
@@ -48,12 +55,15 @@ def label_of(block: Block) -> tuple[str, str] | None:
     return None
 
 
-def inline_commands(text: str) -> list[str]:
+def inline_commands(text: str, min_words: int = 1) -> list[str]:
+    """The inline code spans of ``text`` that are shell commands of a program warroom knows."""
     out = []
     for code in inline_code(text):
-        word = code.split()[0] if code.split() else ""
-        if len(code.split()) >= 1 and (is_known_program(word) or word in ("sudo", "./")) and not (
-            word.startswith("/") or code.endswith((".log", ".conf"))
+        words = code.split()
+        word = words[0] if words else ""
+        path_only = len(words) == 1 and (word.startswith("/") or word.endswith((".log", ".conf")))
+        if len(words) >= min_words and not path_only and (
+            is_known_program(word) or word in ("sudo", "./") or word in SHELL_WORDS
         ):
             out.append(code)
     return out
@@ -96,6 +106,8 @@ class Flow:
             return
         if self.mode == "symptoms":
             self.build.symptoms.append(text)
+        elif self.mode == "diagnosis":
+            self.build.diagnosis.append(text)
         elif self.mode == "info" or _NOTE.match(text) or self.steps_seen:
             self.build.notes.append(text)
         else:
@@ -151,7 +163,7 @@ class Flow:
                     out.extend(made)
                     self.steps_seen = self.steps_seen or bool(made)
             elif block.kind == "table":
-                self._table(block)
+                self._table(block, ctx, out)
             elif block.kind == "html":
                 self.build.fragment(block.line, block.end, "HTML comment", block.text)
             i += 1
@@ -171,7 +183,24 @@ class Flow:
             self.explicit_steps = True
             ctx.title, ctx.used = strip_number(clean_inline(block.text)), False
 
-    def _table(self, block: Block) -> None:
+    def _table(self, block: Block, ctx: Context, out: list[Node]) -> None:
+        rows = block.rows[1:]
+        if self.mode in ("steps", "diagnosis") and any(
+            inline_commands(" ".join(r), 2) for r in rows
+        ):
+            for row in rows:
+                label = next((clean_inline(c) for c in row if c and not inline_code(c)), "")
+                commands = inline_commands(" ".join(row), 2)
+                if not commands:
+                    if label:
+                        out.append(Draft("manual", label, block.line, instructions=" | ".join(row)))
+                    continue
+                inner = Context(label)
+                for command in commands:
+                    out.extend(command_nodes(Entry("command", block.line, command), [],
+                                             self.build, inner))
+            self.steps_seen = True
+            return
         if is_contact_table(block):
             self.build.fragment(block.line, block.end, "contact table (skipped)")
         elif self.mode in ("symptoms", "info"):
@@ -209,6 +238,12 @@ class Flow:
                 return i + 1
             if conditional(name):
                 return self._conditional(blocks, i, name + (": " + rest if rest else ":"), ctx, out)
+            if is_substep(name) and rest:
+                pseudo = Block("item", block.line, block.end, text=rest, marker="1.")
+                made = self._item(pseudo, ctx)
+                out.extend(made)
+                self.steps_seen = self.steps_seen or bool(made)
+                return i + 1
             self.mode = "steps" if self.mode != "info" else self.mode
             ctx.title, ctx.used = clean_inline(name), False
             if rest:
@@ -216,11 +251,19 @@ class Flow:
             return i + 1
         if self._meta(text, block.line):
             return i + 1
-        if self.mode == "steps" and conditional(text):
+        if self.mode in ("steps", "diagnosis") and conditional(text):
             return self._conditional(blocks, i, text, ctx, out)
         nxt = blocks[i + 1] if i + 1 < len(blocks) else None
-        if text.endswith(":") and nxt is not None and nxt.kind in ("fence", "item"):
+        if text.endswith(":") and nxt is not None and nxt.kind in ("fence", "item", "table"):
             ctx.title, ctx.used = text.rstrip(":"), False
+            return i + 1
+        if self.mode in ("steps", "diagnosis") and len(text) < 240 and inline_commands(
+            block.text, 2
+        ):
+            pseudo = Block("item", block.line, block.end, text=block.text, marker="1.")
+            made = self._item(pseudo, ctx)
+            out.extend(made)
+            self.steps_seen = self.steps_seen or bool(made)
             return i + 1
         if self.mode == "steps" and self.steps_seen and not _NOTE.match(text):
             out.append(Draft("manual", _first_sentence(text), block.line, instructions=text))
@@ -263,8 +306,14 @@ class Flow:
         while j < len(blocks) and blocks[j].kind == "item":
             item = blocks[j]
             text = clean_inline(item.text)
-            if item.ordered and self.mode in ("symptoms", "info"):
+            if item.ordered and self.mode in ("symptoms", "info", "diagnosis"):
                 self.mode = "steps"
+            if self.mode == "diagnosis" and not item.ordered and item.checkbox is None and (
+                not _has_steps([item])
+            ):
+                self._text(block_text(item).split(" ", 1)[-1], item.line)
+                j += 1
+                continue
             if (self.mode == "steps" and not self.steps_seen and not self.explicit_steps
                     and not item.ordered and item.checkbox is None and not _has_steps([item])):
                 self.build.symptoms.append(block_text(item).split(" ", 1)[-1])

@@ -61,11 +61,14 @@ PART_KINDS = {
         r"before you start|escalation|escalate|prevention|owner|responsibles?|auswirkung|"
         r"ursachen?|hinweise?|hintergrund|voraussetzungen|eskalation|vorbeugung|prävention|"
         r"remarques?|prérequis|causa)$"),
+    "diagnosis": re.compile(
+        r"^(diagnos(is|e|tics)|investigat(e|ion)|triage|analyse|analysis|untersuchung|"
+        r"diagnostic|diagnóstico)$"),
     "steps": re.compile(
-        r"^(diagnos(is|e|tics)|investigat(e|ion)|triage|troubleshooting|checks?|resolution|"
+        r"^(troubleshooting|checks?|resolution|"
         r"resolve|remediation|fix(es)?|mitigation|mitigate|actions?|steps?|procedure|"
         r"solutions?|recovery|workaround|verification|verify|validation|validate|post-?checks?|"
-        r"rollback|roll back|undo|analyse|prüfung|überprüfung|verifizierung|kontrolle|lösung|"
+        r"rollback|roll back|undo|prüfung|überprüfung|verifizierung|kontrolle|lösung|"
         r"behebung|maßnahmen|massnahmen|schritte|vorgehen|vorgehensweise|wiederherstellung|"
         r"sofortmaßnahmen|diagnostic|résolution|étapes|vérification|solución|pasos|"
         r"verificación)((\s+and\s+|\s*&\s*|\s*/\s*|\s+und\s+)\w+)?(\s+(steps|checks|schritte))?$"),

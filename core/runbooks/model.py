@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import ClassVar, Literal
 
 from core.config import HostConfig, SeverityConfig
-from core.runbooks.template import fill, placeholders
+from core.runbooks.template import NAME_RE, TemplateError, fill, placeholders
 
 StepKind = Literal["check", "action", "manual", "decision"]
 Runner = Literal["shell", "sql"]
@@ -170,7 +170,7 @@ class Step:
             "cmd": "the key is `command`",
             "run": "the key is `command`",
             "sql": 'write the query in `command` with runner = "sql"',
-            "confirmation": 'use destructive = true and confirm = "{service}" (the word to type)',
+            "confirmation": 'use destructive = true and confirm = "service" (whose value to type)',
             "description": "a step explains itself in `why` (and `instructions` for manual steps)",
         }
     )
@@ -217,17 +217,26 @@ class Step:
     def variables_used(self) -> list[str]:
         """Placeholders of the command, workdir and confirm word, in order."""
         names: dict[str, None] = {}
-        for template in (self.workdir, self.command, self.confirm):
+        for template in (self.workdir, self.command, self.confirm_template()):
             if template:
                 for name in placeholders(template):
                     names.setdefault(name, None)
         return list(names)
 
     def confirm_template(self) -> str:
-        """What a destructive action asks the operator to type, as a template ("" if nothing)."""
+        """What a destructive action asks the operator to type, as a template ("" if nothing).
+
+        ``confirm`` names a variable (``"service"``: type the service's name) or,
+        for a compound word, is a template (``"{service}@{host}"``).
+        """
         if self.confirm:
+            if NAME_RE.fullmatch(self.confirm):
+                return "{" + self.confirm + "}"
             return self.confirm
-        used = placeholders(self.command) if self.command else []
+        try:
+            used = placeholders(self.command) if self.command else []
+        except TemplateError:
+            return ""  # a malformed command is reported by lint
         for name in CONFIRM_DEFAULTS:
             if name in used:
                 return "{" + name + "}"

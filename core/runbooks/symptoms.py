@@ -30,7 +30,8 @@ _RULES: list[tuple[str, str]] = [
      r"startet (ständig |immer wieder )?neu|redémarre en boucle)"),
     (s.CONTAINER_EXITED,
      r"\b(container.{0,30}(exited|stopped|crashed|not running|is down)|(exited|stopped) "
-     r"container|shows? \w+ stopped|container (gestoppt|abgestürzt|beendet)|conteneur arrêté)"),
+     r"container|shows? \w+ stopped|container (gestoppt|abgestürzt|beendet)|conteneur arrêté|"
+     r"\bexit(ed)? \(?[1-9]\d*\)?)"),
     (s.CONTAINER_UNHEALTHY, r"\bunhealthy\b|\bungesund\b"),
     (s.CONTAINER_OOM,
      r"\b(oom|out of memory|oom-?kill\w*|killed.{0,20}memory|exit(ed)? (code )?137|"

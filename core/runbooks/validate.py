@@ -290,7 +290,7 @@ class _Analysis:
     def _templates(self, i: int, step: Step, known: set[str]) -> set[str]:
         used: set[str] = set()
         for key in ("command", "workdir", "confirm"):
-            template = getattr(step, key)
+            template = step.confirm_template() if key == "confirm" else getattr(step, key)
             if not template:
                 continue
             try:
@@ -356,9 +356,9 @@ class _Analysis:
             err("only actions can be destructive", "destructive")
         if step.kind == "action" and step.destructive and not step.confirm_template():
             err(
-                "a destructive action needs confirmation info: set confirm to the word the "
-                'operator must type (e.g. confirm = "{service}"), or use {service}, {container} '
-                "or {db} in the command",
+                "a destructive action needs confirmation info: set confirm to the variable whose "
+                'value the operator must type (e.g. confirm = "service"), or use {service}, '
+                "{container} or {db} in the command",
                 "destructive",
             )
         if step.confirm and not step.destructive:

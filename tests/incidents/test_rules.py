@@ -105,6 +105,13 @@ def test_container_exited_zero_alone_is_not_an_incident():
     assert only(sig.CONTAINER_EXITED, state) == []
 
 
+def test_finished_one_shot_job_is_not_an_incident():
+    job = container("shop-backup-1", "exited", exit_code=0, restart_policy="no")
+    service = container("shop-api-1", "exited", exit_code=0, restart_policy="unless-stopped")
+    state = host(containers=(job, service, container("shop-web-1")))
+    assert [f.subject for f in only(sig.CONTAINER_EXITED, state)] == ["shop-api-1"]
+
+
 def test_container_restarting_state():
     state = host(containers=(container("shop-api-1", "restarting", restart_count=4),))
     [f] = only(sig.CONTAINER_RESTARTING, state)

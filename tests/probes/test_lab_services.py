@@ -362,3 +362,25 @@ async def test_backup_errors_are_states(lab_config: Config) -> None:
     assert results[0].status is ProbeStatus.ERROR and "no such bucket" in results[0].reason
     assert results[1].status is ProbeStatus.NOT_CONFIGURED
     assert results[2].status is ProbeStatus.UNREACHABLE
+
+
+# -- the host as a whole -------------------------------------------------------------
+
+
+async def test_refresh_fills_every_pane_progressively(web1: HostProbes, web2: HostProbes) -> None:
+    fields = ("containers", "docker_df", "disk", "system", "postgres", "certs", "endpoints",
+              "backups")
+    filled = []
+    async for state in web1.refresh_each():
+        filled.append(sum(getattr(state, f) is not None for f in fields))
+    assert len(filled) >= 3 and filled == sorted(filled)
+    final = web1.state
+    assert final.reachable and final.name == "web1"
+    for field in fields:
+        result = getattr(final, field)
+        assert result is not None and result.ok, (field, result)
+        assert result.at > 0
+    other = await web2.refresh()
+    assert other.postgres is not None and other.postgres.status is ProbeStatus.NOT_CONFIGURED
+    assert other.backups is not None and other.backups.status is ProbeStatus.NOT_CONFIGURED
+    assert other.containers is not None and other.containers.ok

@@ -161,7 +161,7 @@ def test_systemd_nginx_style() -> None:
     logs = books["log-partition-full"]
     assert logs.severity == 1 and logs.match == (signals.DISK_FULL,)  # "Priority: P1", P0-based
     truncate = next(s for s in logs.steps if "truncate" in s.command)
-    assert truncate.kind == "action" and truncate.destructive and truncate.confirm == "{host}"
+    assert truncate.kind == "action" and truncate.destructive and truncate.confirm == "host"
     guard = next(s for s in logs.steps if s.kind == "decision")
     assert logs.step(guard.choices[0].next).command == "sudo reboot"
 
@@ -200,3 +200,41 @@ def test_written_runbooks_load_next_to_the_builtins(tmp_path: Path) -> None:
     assert library.get("festplatte-voll") is not None
     assert library.get("service-down") is not None
     assert library.match(signals.DISK_FULL) is not None
+
+
+def test_wiki_style_setext_steps_indented_code_and_command_tables() -> None:
+    books = _by_id(_import("wiki_style.md"))
+    assert set(books) == {"queue-workers-stuck", "mail-relay-down", "useful-commands"}
+    queue = books["queue-workers-stuck"]  # setext heading, "Incident:" prefix dropped
+    assert queue.severity == 1  # "Severity: High"
+    assert [s.command for s in queue.steps] == [
+        "docker ps --filter name=worker",  # **Step 1:** paragraph with inline code
+        "docker restart queue-worker-1",  # **Step 2:**
+        "sudo systemctl status rabbitmq-server",  # indented code block
+        "sudo rabbitmqctl list_queues name messages",
+    ]
+    mail = books["mail-relay-down"]  # "### 1. Check postfix" are steps of the incident
+    assert [s.command for s in mail.steps] == ["systemctl status postfix", "mailq",
+                                               "sudo postqueue -f"]
+    assert mail.steps[1].title == "Look at the queue first"  # fence flush under its item
+    table = books["useful-commands"]
+    assert [(s.title, s.kind) for s in table.steps] == [("Restart", "action"),
+                                                        ("Mail log", "check")]
+
+
+def test_a_document_without_headings_is_one_runbook() -> None:
+    result = import_markdown("1. Check: `df -h`\n2. Clean: `docker image prune -f`\n")
+    (item,) = result.runbooks
+    assert item.runbook.title == "Imported runbook"
+    assert [s.kind for s in item.runbook.steps] == ["check", "action"]
+
+
+def test_diagnosis_lists_feed_the_description_and_match() -> None:
+    text = (
+        "## Checkout errors\n\n### Diagnosis\n- Too many connections in the app logs\n\n"
+        "### Fix\n1. Restart the app: `docker restart shop-app-1`\n"
+    )
+    (item,) = import_markdown(text, "x.md").runbooks
+    assert "Diagnosis:\n- Too many connections" in item.runbook.description
+    assert item.runbook.match == (signals.POSTGRES_CONNECTIONS_HIGH,)
+    assert [s.command for s in item.runbook.steps] == ["docker restart shop-app-1"]

@@ -115,3 +115,31 @@ def test_host_variables_come_from_the_config() -> None:
 
 def test_sql_output_is_tab_separated() -> None:
     assert sql_output(["verdict", "n"], [("ok", 3), (None, 1)]) == "verdict\tn\nok\t3\nNULL\t1\n"
+
+
+def test_confirm_names_a_variable_or_is_a_template() -> None:
+    text = """
+id = "c"
+title = "c"
+
+[[steps]]
+id = "drop"
+kind = "action"
+destructive = true
+confirm = "db"
+runner = "sql"
+command = "DROP TABLE scratch"
+
+[[steps]]
+id = "both"
+kind = "action"
+destructive = true
+confirm = "{service}@{host}"
+command = "docker compose down"
+"""
+    rb = parse_runbook(text, "c.toml")
+    values = {"db": "shop", "service": "api", "host": "web1"}
+    assert rb.step("drop").confirm_word(values) == "shop"
+    assert rb.step("both").confirm_word(values) == "api@web1"
+    with pytest.raises(Exception, match="unknown variable"):
+        parse_runbook(text.replace('confirm = "db"', 'confirm = "dbb"'), "c.toml")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -92,18 +93,122 @@ def test_console_in_tmux_shows_hosts_and_switches(console: Tmux) -> None:
 
 
 def test_hostile_log_lines_in_a_real_terminal(console: Tmux) -> None:
-    console.wait_for("shop-hostile-1")
-    console.keys("/")  # nothing bound on the dashboard: harmless
-    for _ in range(10):  # move the cursor to the hostile container's row
-        if "shop-hostile-1" in console.screen().split("\n")[0]:
-            break
-        console.keys("Down")
-    console.keys("ctrl+p")
+    for name in ("shop-api-1", "shop-flaky-1", "shop-hostile-1", "shop-proxy-1", "shop-worker-1"):
+        console.wait_for(name)
+    time.sleep(1)
+    console.keys("C-p")
     console.wait_for("Search")
-    console.keys("Container: shop-hostile-1")
+    console.keys("hostile")
+    console.wait_for("Container: shop-hostile-1 (web1)")
     time.sleep(0.5)
     console.keys("Enter")
     screen = console.wait_for("[bold]not bold[/bold]")
+    assert "logs of shop-hostile-1" in screen
     assert "[@click=app.quit]click me[/]" in screen
     assert "␛]52;c;" in screen  # the OSC 52 clipboard write shows as text
+    assert "␛[2J" in screen and "␍" in screen
+    console.keys("/")
+    console.keys("click", "Enter")
+    screen = console.wait_for("search ")
+    assert re.search(r"search [1-9][0-9]*/[1-9][0-9]*: click", screen), screen
     assert console.alive()
+
+
+def _warroom(config: Path, *extra: str) -> Tmux:
+    return Tmux([sys.executable, "-m", "tui.cli", "--config", str(config), *extra])
+
+
+def _wait_incident(journal: Path, suffix: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = sorted(p.name for p in journal.glob(f"*{suffix}") if p.is_dir())
+        if found:
+            return found[-1]
+        time.sleep(0.2)
+    raise AssertionError(f"no incident *{suffix} in {journal}")
+
+
+def _console_pid(config: Path) -> int:
+    out = subprocess.run(["pgrep", "-f", f"tui.cli --config {config}"],
+                         capture_output=True, text=True).stdout.split()
+    assert out, "console process not found"
+    return int(out[0])
+
+
+@pytest.fixture
+def api_stopped() -> Iterator[None]:
+    subprocess.run(["docker", "stop", "-t", "1", "shop-api-1"], check=True, capture_output=True)
+    yield
+    subprocess.run(["docker", "start", "shop-api-1"], check=True, capture_output=True)
+
+
+def test_sigkill_mid_checklist_resumes_at_the_same_step(
+    lab_config: Config, tmp_path: Path, api_stopped: None
+) -> None:
+    from tests.tui.test_incident_flow import fast_config
+
+    config = fast_config(tmp_path, "alice")
+    journal = tmp_path / "alice" / "incidents"
+    first = _warroom(config)
+    try:
+        first.wait_for("web1")
+        incident = _wait_incident(journal, "-web1-api-exited")
+    finally:
+        first.kill()
+    console = _warroom(config, "--checklist", incident)
+    try:
+        console.wait_for("step 1 of")
+        console.keys("x")
+        console.wait_for("step 2 of")
+        console.keys("x")
+        console.wait_for("step 3 of")
+        os.kill(_console_pid(config), 9)
+    finally:
+        console.kill()
+    again = _warroom(config, "--checklist", incident)
+    try:
+        screen = again.wait_for("step 3 of")
+        assert "Restart the container" in screen
+        again.keys("o")
+        screen = again.wait_for("passed")
+        assert screen.count("passed") >= 2 and "alice" in screen
+    finally:
+        again.kill()
+    events = [line for line in (journal / incident / "journal.jsonl").read_text().splitlines()]
+    assert sum('"step_finished"' in e for e in events) == 2
+
+
+def test_two_consoles_see_each_others_steps(
+    lab_config: Config, tmp_path: Path, api_stopped: None
+) -> None:
+    from tests.tui.test_incident_flow import fast_config
+
+    shared = tmp_path / "shared-journal"
+    alice_cfg = fast_config(tmp_path, "alice", journal=shared)
+    bob_cfg = fast_config(tmp_path, "bob", journal=shared)
+    watcher = _warroom(bob_cfg)
+    try:
+        watcher.wait_for("web1")
+        incident = _wait_incident(shared, "-web1-api-exited")
+    finally:
+        watcher.kill()
+    alice = _warroom(alice_cfg, "--checklist", incident)
+    bob = _warroom(bob_cfg, "--checklist", incident)
+    try:
+        alice.wait_for("step 1 of")
+        bob.wait_for("step 1 of")
+        bob.keys("o")
+        alice.keys("x")
+        alice.wait_for("step 2 of")
+        started = time.monotonic()
+        screen = bob.wait_for("alice", timeout=10)
+        assert time.monotonic() - started <= 2.5
+        assert "passed" in screen
+        bob.keys("n")
+        bob.wait_for("Note")
+        bob.keys("checked the proxy too", "Enter")
+        alice.keys("o")
+        alice.wait_for("bob", timeout=5)
+    finally:
+        alice.kill()
+        bob.kill()
