@@ -185,7 +185,7 @@ async def run_app(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(args.warmup)
         samples: list[dict[str, float]] = []
         presses: list[dict[str, float | None]] = []
-        profiler = cProfile.Profile() if args.profile else None
+        profiler = cProfile.Profile(time.thread_time) if args.profile else None
         start = time.monotonic()
         received0 = view.received
         fed0 = fed.get("chunks", 0)

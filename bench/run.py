@@ -38,8 +38,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import common, report  # noqa: E402
-from bench.common import ENGINES, ROOT, Resources, median  # noqa: E402
+from bench import common, report
+from bench.common import ENGINES, ROOT, Resources, median
 
 SECTIONS = ("launch", "byhand", "kill", "ingest", "idle")
 FIREHOSE_LINE = "2026-11-22T15:00:00Z INFO firehose request handled in 3ms path=/api/orders"
@@ -420,7 +420,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--screen-runs", type=int, default=3, help="first-screen launches")
     parser.add_argument("--no-glances", action="store_true")
     parser.add_argument("--profile", action="store_true",
-                        help="also profile the ingest path (cProfile, CPU time) and print hot spots")
+                        help="also profile the ingest path (cProfile, CPU time)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite RESULTS.md")
     args = parser.parse_args(argv)

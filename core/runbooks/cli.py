@@ -92,8 +92,10 @@ def _report(result: ImportResult, scheme: SeverityConfig, written: dict[str, Pat
         asked = [n for n, v in rb.variables.items() if v.ask]
         if asked:
             out.append(f"      asks for: {', '.join(asked)}")
-        if rb.id in builtin_ids:
-            out.append(f"      note: replaces the built-in runbook {rb.id!r} once installed")
+        base = rb.id.removesuffix("-imported")
+        if rb.id.endswith("-imported") and base in builtin_ids:
+            out.append(f"      note: renamed so the built-in runbook {base!r} stays; set id = "
+                       f"{base!r} in the file to replace it")
     if result.unmapped:
         out.append("  not imported (could not map):")
         for frag in result.unmapped:
@@ -111,16 +113,24 @@ def _report(result: ImportResult, scheme: SeverityConfig, written: dict[str, Pat
     return out
 
 
-def _unique(results: list[ImportResult]) -> list[ImportResult]:
-    """Rename runbooks whose id an earlier file already produced (one write per id)."""
+def _unique(results: list[ImportResult], builtin_ids: set[str]) -> list[ImportResult]:
+    """Rename runbooks whose id a built-in runbook or an earlier file already has.
+
+    Imported runbooks load next to the built-in ones: ``server-unresponsive``
+    becomes ``server-unresponsive-imported``.  (To replace a built-in runbook
+    on purpose, give the file its id by hand.)
+    """
     seen: set[str] = set()
     fixed: list[ImportResult] = []
     for result in results:
         items: list[ImportedRunbook] = []
         for item in result.runbooks:
-            rb_id, k = item.runbook.id, 2
+            rb_id = item.runbook.id
+            if rb_id in builtin_ids:
+                rb_id = f"{rb_id}-imported"
+            base, k = rb_id, 2
             while rb_id in seen:
-                rb_id, k = f"{item.runbook.id}-{k}", k + 1
+                rb_id, k = f"{base}-{k}", k + 1
             seen.add(rb_id)
             if rb_id != item.runbook.id:
                 renamed = dataclasses.replace(item.runbook, id=rb_id)
@@ -173,7 +183,8 @@ def import_command(
             if note:
                 lines.append(f"{name}: {note}")
         results.append(import_markdown(text, source, scheme))
-    results = _unique(results)
+    builtin_ids = {rb.id for rb in builtin_library()}
+    results = _unique(results, builtin_ids)
     written: dict[str, Path] = {}
     if not dry_run and any(r.runbooks for r in results):
         try:
@@ -183,7 +194,6 @@ def import_command(
         except OSError as exc:
             lines.append(f"cannot write to {target}: {exc}")
             return EXIT_PROBLEMS, "\n".join(lines)
-    builtin_ids = {rb.id for rb in builtin_library()}
     for result in results:
         lines.extend(_report(result, scheme, written, dry_run, builtin_ids))
         if not result.runbooks:

@@ -79,7 +79,11 @@ def test_same_id_from_two_files_is_renamed(tmp_path: Path) -> None:
     ]
 
 
-def test_builtin_id_is_flagged(tmp_path: Path) -> None:
+def test_builtin_ids_are_not_shadowed(tmp_path: Path) -> None:
     markdown = "## Service down\n\n1. Restart: `docker restart api`\n"
-    _, text = import_command(["-"], tmp_path, dry_run=True, stdin_text=markdown)
-    assert "replaces the built-in runbook 'service-down'" in text
+    code, text = import_command(["-"], tmp_path, stdin_text=markdown)
+    assert code == 0 and (tmp_path / "service-down-imported.toml").is_file()
+    assert "renamed so the built-in runbook 'service-down' stays" in text
+    library = load_library([tmp_path])
+    assert library.get("service-down") is not None and library.entries["service-down"].builtin
+    assert library.get("service-down-imported") is not None

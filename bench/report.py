@@ -1,0 +1,380 @@
+"""Turn one bench run's results into bench/RESULTS.md (Markdown), and profiles into hot spots."""
+
+from __future__ import annotations
+
+import math
+import pstats
+from typing import Any
+
+from bench.common import median, p95, ratio
+
+TARGETS = {
+    "launch": 1.0,  # s, 10 hosts
+    "kill_p95": 1.0,  # s
+    "idle_cpu": 3.0,  # % of one core
+    "ingest": 50_000.0,  # lines/s
+    "key_p95": 0.100,  # s
+}
+
+
+def _s(value: float | None, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f} s"
+
+
+def _ms(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value * 1000:.0f} ms"
+
+
+def _x(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.1f}×"
+
+
+def _pct(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "–"
+    return f"{value:.2f} %"
+
+
+def _mib(value: float | None) -> str:
+    return "–" if not value else f"{value / 2**20:.0f} MiB"
+
+
+def _met(ok: bool | None) -> str:
+    return "–" if ok is None else ("yes" if ok else "**no**")
+
+
+def _values(runs: list[dict[str, Any]], key: str) -> list[float]:
+    return [r[key] for r in runs if r.get(key) is not None]
+
+
+def hot_spots(path: str, top: int = 20) -> list[dict[str, Any]]:
+    """The functions with the most own CPU time in a cProfile dump."""
+    stats = pstats.Stats(path)
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    total = sum(v[2] for v in raw.values()) or 1.0
+    rows = []
+    for (file, line, name), (_cc, ncalls, tottime, cumtime, _callers) in raw.items():
+        short = file.split("site-packages/")[-1].split("/work/main/")[-1]
+        rows.append({"function": f"{short}:{line}({name})", "calls": ncalls,
+                     "own": tottime, "cum": cumtime, "share": 100 * tottime / total})
+    rows.sort(key=lambda r: r["own"], reverse=True)
+    return rows[:top]
+
+
+# -- sections -----------------------------------------------------------------------
+
+
+def _launch(results: dict[str, Any], summary: list[str], lines: list[str]) -> float:
+    launch = results.get("launch")
+    if not launch:
+        return math.nan
+    lines += [
+        "## 1. Launch → every pane of every host filled",
+        "",
+        "Each launch is a fresh process (`python -m bench.launch_child`). *from start*: from "
+        "the moment the Fleet/App is created (imports done) until every probe field of every "
+        "host's HostState is non-None — for the App, as the dashboard received it, up to the "
+        "next screen refresh. *from process start*: the same end, counted from spawning the "
+        "interpreter (imports included). *all OK*: until every probe also reported OK.",
+        "",
+        "| hosts | path | runs | from start, median | p95 | from process start, median "
+        "| all OK, median | imports | probes not OK at the end |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    app10 = math.nan
+    for key, entry in launch.items():
+        mode, n = key.split("/")
+        runs = entry["runs"]
+        painted = _values(runs, "painted")
+        bad = sorted({b for r in runs for b in r["not_ok"]})
+        path = "Monitor (core)" if mode == "monitor" else "App headless"
+        lines.append(
+            f"| {n} | {path} | {len(runs)}"
+            + (f" ({len(entry['errors'])} failed)" if entry["errors"] else "")
+            + f" | {_s(median(painted))} | {_s(p95(painted))} "
+            f"| {_s(median(_values(runs, 'process')))} | {_s(median(_values(runs, 'all_ok')))} "
+            f"| {_s(median(_values(runs, 'imports')))} | {', '.join(bad[:6]) or '–'} |"
+        )
+        if mode == "app" and n == "10":
+            app10 = median(painted)
+            ok = None if math.isnan(app10) else app10 <= TARGETS["launch"]
+            summary.append(
+                f"| launch → all panes filled, 10 hosts (App, headless) | {_s(app10)} "
+                f"| {_s(p95(painted))} | ≤ 1 s | {_met(ok)} |")
+        if mode == "monitor" and n == "10":
+            summary.append(
+                f"| launch → all probes filled, 10 hosts (Monitor only) | {_s(median(painted))} "
+                f"| {_s(p95(painted))} | ≤ 1 s | "
+                f"{_met(None if not painted else median(painted) <= TARGETS['launch'])} |")
+    errors = [e for entry in launch.values() for e in entry["errors"]]
+    if errors:
+        lines += ["", "Failed launches: " + "; ".join(errors[:3])]
+    lines.append("")
+    return app10
+
+
+def _byhand(results: dict[str, Any], lines: list[str], app10: float) -> None:
+    hand = results.get("byhand")
+    if not hand:
+        return
+    loop = median(hand["loops"])
+    lines += [
+        "## 5a. Baseline: the runbooks by hand",
+        "",
+        f"`ssh -i lab/.state/id_lab -o UserKnownHostsFile=lab/.state/known_hosts root@HOST "
+        f"'{hand['command']}'` (for engine-B hosts with `DOCKER_HOST` set to its socket). "
+        "`docker compose` is not installed in the lab, so `docker ps -a` stands in for "
+        "`docker compose ps`. Command time only: no typing, no reading. This gathers "
+        "containers, stats and disk; warroom's launch also fills PostgreSQL, TLS, "
+        "certificate files, endpoints, backups, system and `docker system df`.",
+        "",
+        "| what | n | median | p95 |",
+        "|---|---|---|---|",
+        f"| one host | {len(hand['per_host'])} | {_s(median(hand['per_host']))} "
+        f"| {_s(p95(hand['per_host']))} |",
+        f"| {hand['hosts']} hosts, one after another | {len(hand['loops'])} | {_s(loop)} "
+        f"| {_s(max(hand['loops']) if hand['loops'] else None)} (max) |",
+        "",
+        f"Ratio, by hand ({hand['hosts']} hosts serially) ÷ warroom launch → filled "
+        f"({hand['hosts']} hosts, App): **{_x(ratio(loop, app10))}**."
+        + (f" ({hand['failures']} ssh commands failed.)" if hand["failures"] else ""),
+        "",
+    ]
+
+
+def _kill(results: dict[str, Any], summary: list[str], lines: list[str]) -> None:
+    kill = results.get("kill")
+    if not kill:
+        return
+    kills = kill.get("kills", [])
+    painted = [k["painted"] for k in kills if k.get("painted") is not None]
+    shown = [k["shown"] for k in kills if k.get("shown") is not None]
+    after_api = [k["shown"] - k["api"] for k in kills if k.get("shown") is not None]
+    api = [k["api"] for k in kills]
+    missed = len(kills) - len(shown)
+    ok = None if not painted else p95(painted) <= TARGETS["kill_p95"]
+    summary.append(f"| container killed → `exited` on screen (p95 over {len(painted)}) "
+                   f"| {_s(median(painted))} | {_s(p95(painted))} | p95 ≤ 1 s | {_met(ok)} |")
+    lines += [
+        "## 2. Container killed → shown",
+        "",
+        f"A bench container (`bench-killme-1`, compose project `bench`, restart policy no) on "
+        f"engine A is killed through the Engine API {len(kills)} times, at random points of "
+        f"the refresh cycle, while the real App runs headless with {kill.get('hosts')} hosts "
+        "(web1 on screen). Clock starts when the kill request leaves; *in the table*: the "
+        "ContainersTable's state cell reads `exited…`; *on screen*: the next screen refresh "
+        "after that.",
+        "",
+        "| what | n | median | p95 | max |",
+        "|---|---|---|---|---|",
+        f"| kill → in the table | {len(shown)} | {_s(median(shown))} | {_s(p95(shown))} "
+        f"| {_s(max(shown) if shown else None)} |",
+        f"| kill → on screen | {len(painted)} | {_s(median(painted))} | {_s(p95(painted))} "
+        f"| {_s(max(painted) if painted else None)} |",
+        f"| kill API answered → in the table | {len(after_api)} | {_s(median(after_api))} "
+        f"| {_s(p95(after_api))} | |",
+        f"| the kill API call itself | {len(api)} | {_s(median(api))} | {_s(p95(api))} | |",
+        f"| start → `running` in the table | {len(kill.get('starts', []))} "
+        f"| {_s(median(kill.get('starts', [])))} | {_s(p95(kill.get('starts', [])))} | |",
+        "",
+    ]
+    if missed or kill.get("error"):
+        lines += [f"Not shown: {missed}. {kill.get('error', '')}", ""]
+
+
+def _ingest(results: dict[str, Any], summary: list[str], lines: list[str]) -> None:
+    ingest = results.get("ingest")
+    if not ingest:
+        return
+    lines += [
+        "## 4. Log pane ingest",
+        "",
+        "A container (`bench-firehose-1`, busybox `yes`, json-file log driver) prints as fast "
+        "as it can. *raw*: the Engine API log stream read straight from the Docker socket "
+        "(no SSH, no parsing): what Docker itself delivers. *core*: "
+        "`HostProbes.follow_container_logs` over SSH, no UI. *App live*: the real App "
+        "headless, LogScreen following the container; lines/s folded into the LogView. "
+        "*App replay*: the same App and LogScreen fed from an in-memory Docker multiplexed "
+        "stream as fast as the event loop takes it — warroom's own ceiling (Demultiplexer, "
+        "LogScreen worker, LogView), without dockerd and SSH. Key presses: `space` (follow/"
+        "pause) injected as terminal input while lines pour in; *handled*: the LogView's "
+        "follow state changed; *on screen*: the next screen refresh after that.",
+        "",
+        "| path | lines/s | key handled, p95 | key on screen, median | p95 | presses answered "
+        "| LogView lines kept / cap | RSS before → max (after) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for key, label in (("raw", "raw Docker API (ceiling of the source)"),
+                       ("core", "core over SSH"), ("app", "App live"),
+                       ("replay", "App replay (in-memory)")):
+        entry = ingest.get(key)
+        if not entry:
+            continue
+        if "error" in entry:
+            lines.append(f"| {label} | failed: {entry['error'][:120]} | | | | | | |")
+            continue
+        presses = entry.get("presses", [])
+        handled = [p["handled"] for p in presses if p.get("handled") is not None]
+        painted = [p["painted"] for p in presses if p.get("painted") is not None]
+        kept = f"{entry['kept']:,} / {entry['max_lines']:,}" if "kept" in entry else "–"
+        memory = (f"{_mib(entry.get('rss_before'))} → {_mib(entry.get('rss_max'))} "
+                  f"({_mib(entry.get('rss_after'))})") if "rss_before" in entry else "–"
+        answered = f"{len(painted)}/{len(presses)}" if presses else "–"
+        lines.append(
+            f"| {label} | {entry.get('rate', math.nan):,.0f} | {_ms(p95(handled))} "
+            f"| {_ms(median(painted))} | {_ms(p95(painted))} | {answered} | {kept} | {memory} |")
+        if key in ("app", "replay"):
+            rate = entry.get("rate", math.nan)
+            summary.append(
+                f"| log ingest, {label} | {rate:,.0f} lines/s | | ≥ 50,000 lines/s "
+                f"| {_met(rate >= TARGETS['ingest'])} |")
+            if presses:
+                worst = p95(painted) if len(painted) == len(presses) else math.inf
+                shown = _ms(worst) if worst != math.inf else "some never"
+                summary.append(
+                    f"| key press answered on screen during {label} ingest "
+                    f"| {_ms(median(painted))} | {shown} "
+                    f"| ≤ 100 ms | {_met(worst <= TARGETS['key_p95'])} |")
+    lines.append("")
+    for key, label in (("app_hot", "App live"), ("replay_hot", "App replay")):
+        hot = ingest.get(key)
+        if not hot:
+            continue
+        lines += [f"Hot spots, {label} (cProfile on CPU time, own time):", "",
+                  "| function | calls | own | share | cumulative |", "|---|---|---|---|---|"]
+        for row in hot[:12]:
+            lines.append(f"| `{row['function']}` | {row['calls']:,} | {row['own']:.3f} s "
+                         f"| {row['share']:.1f} % | {row['cum']:.3f} s |")
+        lines.append("")
+
+
+def _idle(results: dict[str, Any], summary: list[str], lines: list[str]) -> None:
+    idle = results.get("idle")
+    if not idle or "warroom_cpu" not in idle:
+        return
+    w = idle["warroom_cpu"]
+    percent = w["warroom"]["percent"]
+    summary.append(f"| idle dashboard CPU, 10 hosts × {idle['per_engine']}+ containers, "
+                   f"{w['seconds']:.0f} s | {_pct(percent)} | peak 5 s: "
+                   f"{_pct(w['warroom']['peak_5s_percent'])} | ≤ 3 % of one core "
+                   f"| {_met(percent <= TARGETS['idle_cpu'])} |")
+    screens = idle.get("warroom_first_screen", [])
+    lines += [
+        "## 3. Idle live dashboard: CPU and first screen",
+        "",
+        f"{idle['per_engine']} idle busybox containers (`sh -c 'while :; do sleep 30; done'`, "
+        f"compose project `bench`) on each engine, plus the lab's own (engine A: shop, 5; "
+        "engine B: blog, 3). The real `warroom --config …` (10 hosts: web1..web10 alternating "
+        "between the two sshd hosts, 5 per engine, each its own SSH connection) runs in a "
+        "tmux session sized 160x48; after its screen shows the containers and no host is "
+        "connecting, and a settle period, utime+stime from /proc/PID/stat (threads and "
+        "children included) over the window. *First screen*: from `tmux new-session` until "
+        "`capture-pane` shows a bench container's name.",
+        "",
+        "| process | CPU over the window (% of one core) | peak 5 s | RSS at the end |",
+        "|---|---|---|---|",
+        f"| warroom (10 hosts) | {_pct(percent)} | {_pct(w['warroom']['peak_5s_percent'])} "
+        f"| {_mib(idle.get('warroom_rss'))} |",
+        f"| context: both dockerds during the warroom window | {_pct(w['dockerd']['percent'])} "
+        "| | |",
+        f"| context: lab sshds and all their sessions during the warroom window "
+        f"| {_pct(w['sshd']['percent'])} | | |",
+    ]
+    g = idle.get("glances_cpu")
+    g_sum = math.nan
+    if g:
+        g_sum = g["glances_a"]["percent"] + g["glances_b"]["percent"]
+        lines += [
+            f"| Glances {idle.get('glances_version', '')} on engine A "
+            f"| {_pct(g['glances_a']['percent'])} | {_pct(g['glances_a']['peak_5s_percent'])} "
+            f"| {_mib(idle.get('glances_rss'))} (A+B) |",
+            f"| Glances on engine B | {_pct(g['glances_b']['percent'])} "
+            f"| {_pct(g['glances_b']['peak_5s_percent'])} | |",
+            f"| Glances, both | {_pct(g_sum)} | | |",
+            f"| context: both dockerds during the Glances window | {_pct(g['dockerd']['percent'])} "
+            "| | |",
+        ]
+    lines += ["", "| first screen | n | median | p95 |", "|---|---|---|---|",
+              f"| warroom (10 hosts, over SSH) | {len(screens)} | {_s(median(screens))} "
+              f"| {_s(p95(screens))} |"]
+    g_screens = idle.get("glances_first_screen", [])
+    if g_screens:
+        lines.append(f"| Glances (local Docker socket) | {len(g_screens)} "
+                     f"| {_s(median(g_screens))} | {_s(p95(g_screens))} |")
+    lines.append("")
+    if g:
+        per_host_w = percent / 10
+        per_engine_g = g_sum / 2
+        lines += [
+            "Glances runs on the machine it watches and sees one Docker engine, so watching "
+            "both engines takes two of them (one per engine, `DOCKER_HOST` for engine B; "
+            "config `all=True` so stopped containers show too, update check off; default "
+            "2 s refresh — warroom's lab config refreshes every 5 s and gets container "
+            "changes pushed by `/events`). It also draws processes, network, disks and sensors.",
+            "",
+            "| ratio (Glances ÷ warroom) | value |",
+            "|---|---|",
+            f"| CPU, Glances on 2 engines ÷ warroom on 10 hosts | {_x(ratio(g_sum, percent))} |",
+            f"| CPU per watched engine/host: Glances per engine ÷ warroom per host "
+            f"| {_x(ratio(per_engine_g, per_host_w))} |",
+            f"| time to first screen | {_x(ratio(median(g_screens), median(screens)))} |",
+            "",
+        ]
+    if idle.get("warroom_screen"):
+        lines += ["<details><summary>warroom's screen at the end of the window</summary>", "",
+                  "```", idle["warroom_screen"].rstrip(), "```", "", "</details>", ""]
+
+
+# -- the document ---------------------------------------------------------------------
+
+
+def render(results: dict[str, Any]) -> str:
+    machine = results.get("machine", {})
+    summary: list[str] = [
+        "| measurement | median / value | p95 | target | met |",
+        "|---|---|---|---|---|",
+    ]
+    body: list[str] = []
+    app10 = _launch(results, summary, body)
+    _kill(results, summary, body)
+    _idle(results, summary, body)
+    _ingest(results, summary, body)
+    _byhand(results, body, app10)
+    total = results.get("total_seconds", math.nan)
+    head = [
+        "# warroom benchmarks",
+        "",
+        "Written by `make bench` (`bench/run.py`) against the lab (`make lab-up`); every "
+        "baseline and ratio below comes from the same run. Not a test: numbers depend on the "
+        "machine and on what else runs on it.",
+        "",
+        f"Run: {machine.get('date', '?')}, whole bench {total / 60:.1f} min.",
+        "",
+        "| machine | |",
+        "|---|---|",
+        f"| CPU | {machine.get('cpu', '?')}, nproc {machine.get('nproc', '?')} |",
+        f"| RAM | {machine.get('ram', '?')} |",
+        f"| kernel | {machine.get('kernel', '?')} |",
+        f"| Python / Textual / Rich / asyncssh | {machine.get('python', '?')} / "
+        f"{machine.get('textual', '?')} / {machine.get('rich', '?')} / "
+        f"{machine.get('asyncssh', '?')} |",
+        f"| Docker / tmux | {machine.get('docker', '?')} / {machine.get('tmux', '?')} |",
+        f"| load average at start → end | {machine.get('load', '?')} → "
+        f"{results.get('load_end', '?')} |",
+        "",
+        "Hosts: the lab has two sshd hosts (127.0.0.2 → Docker engine A, project shop; "
+        "127.0.0.3 → engine B, project blog). *N hosts* is a config of N entries web1..webN "
+        "alternating between the two addresses, each its own SSH connection, each with the "
+        "lab's PostgreSQL (through its tunnel), TLS endpoints, certificate files, backups "
+        "bucket and disk — so every pane of every host has work to do.",
+        "",
+        "## Summary",
+        "",
+        *summary,
+        "",
+    ]
+    return "\n".join(head + body) + "\n"
