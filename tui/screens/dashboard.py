@@ -16,6 +16,7 @@ from core.hosts import LinkEvent, LinkState
 from core.overview import host_line
 from core.runbooks.model import Runbook
 from core.state import HostState
+from core.units import human_bytes
 from tui.screens.checklist import ChecklistScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.logs import LogScreen
@@ -55,6 +56,7 @@ class DashboardScreen(Screen[None]):
         Binding("I", "tab('incidents')", "Incidents", id="view.incidents-panel"),
         Binding("c", "backend('cancel')", "Cancel query", show=False, id="postgres.cancel"),
         Binding("K", "backend('terminate')", "Terminate", show=False, id="postgres.terminate"),
+        Binding("u", "largest_dirs", "Largest dirs", show=False, id="disk.largest"),
         *(
             Binding(str(n), f"tab('{tab}')", tab.title(), show=False, id=f"view.{tab}")
             for n, tab in enumerate(TABS, start=1)
@@ -260,6 +262,24 @@ class DashboardScreen(Screen[None]):
         text = await probes.inspect_container(ref.id)
         await self.app.push_screen(TextViewScreen(f"inspect {ref.name} on {ref.host}", text))
 
+    @work(exclusive=True, group="du")
+    async def action_largest_dirs(self) -> None:
+        """The largest directories under the mount selected in the Disk pane."""
+        host = self.current_host
+        mount = self.query_one(DiskPane).table.selected_key
+        probes = self.warroom.monitor.probes.get(host or "")
+        if host is None or mount is None or probes is None:
+            self.notify("select a mount in the Disk pane first", severity="warning")
+            return
+        self.notify(f"measuring directories under {mount} on {host}…")
+        result = await probes.largest_dirs(mount, 15)
+        if not result.ok or result.data is None:
+            self.notify(f"du failed: {result.reason}", severity="error")
+            return
+        lines = [f"{human_bytes(d.bytes):>8}  {d.path}" for d in result.data]
+        await self.app.push_screen(TextViewScreen(f"largest under {mount} on {host}",
+                                                  "\n".join(lines)))
+
     @work(exclusive=False)
     async def action_container(self, verb: str) -> None:
         ref = self._selected_container()
@@ -333,6 +353,14 @@ class DashboardScreen(Screen[None]):
                     LogScreen(r.host, r.id, r.name)
                 ),
             )
+        for host in self.warroom.config.hosts:
+            for log in host.logs:
+                yield SystemCommand(
+                    f"Log file: {log.name} ({host.name})", f"Follow {log.path}",
+                    lambda h=host.name, lg=log: self.app.push_screen(
+                        LogScreen(h, "", lg.name, file_path=lg.path)
+                    ),
+                )
         for tab in TABS:
             yield SystemCommand(
                 f"View: {tab}", f"Show the {tab} pane",

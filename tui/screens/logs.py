@@ -40,11 +40,15 @@ class LogScreen(Screen[None]):
     LogScreen #log-input.asking { display: block; }
     """
 
-    def __init__(self, host: str, container_id: str, container_name: str) -> None:
+    def __init__(
+        self, host: str, container_id: str, container_name: str, *, file_path: str = ""
+    ) -> None:
+        """Logs of container ``container_id``, or of ``file_path`` on the host when given."""
         super().__init__()
         self.host = host
         self.container_id = container_id
         self.container_name = container_name
+        self.file_path = file_path
         self.asking = ""
         self.source_error = ""
 
@@ -61,6 +65,8 @@ class LogScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = f"logs of {self.container_name} on {self.host}"
+        if self.file_path:
+            self.sub_title = f"{self.file_path} on {self.host}"
         self.query_one(LogView).focus()
         self._status()
         self.follow_logs()
@@ -73,7 +79,11 @@ class LogScreen(Screen[None]):
             self.source_error = f"host {self.host} has no probes"
             self._status()
             return
-        async for _stream, line in probes.follow_container_logs(self.container_id, TAIL_LINES):
+        if self.file_path:
+            source = probes.follow_log_file(self.file_path, TAIL_LINES)
+        else:
+            source = probes.follow_container_logs(self.container_id, TAIL_LINES)
+        async for _stream, line in source:
             view.append(line)
         self.source_error = "log stream ended"
         self._status()
