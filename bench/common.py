@@ -343,6 +343,8 @@ class TmuxSession:
 def tmux_server_down() -> None:
     """Stop the bench's private tmux server (only ours: ``-L`` with this run's name)."""
     tmux("kill-server")
+    with contextlib.suppress(OSError):
+        (Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / TMUX_SOCKET).unlink()
 
 
 # -- /proc -------------------------------------------------------------------------

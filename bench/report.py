@@ -258,7 +258,8 @@ def _idle(results: dict[str, Any], summary: list[str], lines: list[str]) -> None
         return
     w = idle["warroom_cpu"]
     percent = w["warroom"]["percent"]
-    summary.append(f"| idle dashboard CPU, 10 hosts × {idle['per_engine']}+ containers, "
+    hosts = idle.get("hosts", 10)
+    summary.append(f"| idle dashboard CPU, {hosts} hosts × {idle['per_engine']}+ containers, "
                    f"{w['seconds']:.0f} s | {_pct(percent)} | peak 5 s: "
                    f"{_pct(w['warroom']['peak_5s_percent'])} | ≤ 3 % of one core "
                    f"| {_met(percent <= TARGETS['idle_cpu'])} |")
@@ -268,8 +269,8 @@ def _idle(results: dict[str, Any], summary: list[str], lines: list[str]) -> None
         "",
         f"{idle['per_engine']} idle busybox containers (`sh -c 'while :; do sleep 30; done'`, "
         f"compose project `bench`) on each engine, plus the lab's own (engine A: shop, 5; "
-        "engine B: blog, 3). The real `warroom --config …` (10 hosts: web1..web10 alternating "
-        "between the two sshd hosts, 5 per engine, each its own SSH connection) runs in a "
+        f"engine B: blog, 3). The real `warroom --config …` ({hosts} hosts: web1..web{hosts} "
+        "alternating between the two sshd hosts, each its own SSH connection) runs in a "
         "tmux session sized 160x48; after its screen shows the containers and no host is "
         "connecting, and a settle period, utime+stime from /proc/PID/stat (threads and "
         "children included) over the window. *First screen*: from `tmux new-session` until "
@@ -277,7 +278,7 @@ def _idle(results: dict[str, Any], summary: list[str], lines: list[str]) -> None
         "",
         "| process | CPU over the window (% of one core) | peak 5 s | RSS at the end |",
         "|---|---|---|---|",
-        f"| warroom (10 hosts) | {_pct(percent)} | {_pct(w['warroom']['peak_5s_percent'])} "
+        f"| warroom ({hosts} hosts) | {_pct(percent)} | {_pct(w['warroom']['peak_5s_percent'])} "
         f"| {_mib(idle.get('warroom_rss'))} |",
         f"| context: both dockerds during the warroom window | {_pct(w['dockerd']['percent'])} "
         "| | |",
@@ -299,7 +300,7 @@ def _idle(results: dict[str, Any], summary: list[str], lines: list[str]) -> None
             "| | |",
         ]
     lines += ["", "| first screen | n | median | p95 |", "|---|---|---|---|",
-              f"| warroom (10 hosts, over SSH) | {len(screens)} | {_s(median(screens))} "
+              f"| warroom ({hosts} hosts, over SSH) | {len(screens)} | {_s(median(screens))} "
               f"| {_s(p95(screens))} |"]
     g_screens = idle.get("glances_first_screen", [])
     if g_screens:
@@ -307,7 +308,7 @@ def _idle(results: dict[str, Any], summary: list[str], lines: list[str]) -> None
                      f"| {_s(median(g_screens))} | {_s(p95(g_screens))} |")
     lines.append("")
     if g:
-        per_host_w = percent / 10
+        per_host_w = percent / hosts
         per_engine_g = g_sum / 2
         lines += [
             "Glances runs on the machine it watches and sees one Docker engine, so watching "
@@ -318,7 +319,8 @@ def _idle(results: dict[str, Any], summary: list[str], lines: list[str]) -> None
             "",
             "| ratio (Glances ÷ warroom) | value |",
             "|---|---|",
-            f"| CPU, Glances on 2 engines ÷ warroom on 10 hosts | {_x(ratio(g_sum, percent))} |",
+            f"| CPU, Glances on 2 engines ÷ warroom on {hosts} hosts "
+            f"| {_x(ratio(g_sum, percent))} |",
             f"| CPU per watched engine/host: Glances per engine ÷ warroom per host "
             f"| {_x(ratio(per_engine_g, per_host_w))} |",
             f"| time to first screen | {_x(ratio(median(g_screens), median(screens)))} |",

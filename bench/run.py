@@ -307,8 +307,8 @@ def first_screen(bench: Bench, name: str, command: list[str], env: dict[str, str
 
 
 def section_idle(bench: Bench) -> dict[str, Any]:
-    out: dict[str, Any] = {"per_engine": bench.args.idle_containers}
     n = max(bench.args.hosts)
+    out: dict[str, Any] = {"per_engine": bench.args.idle_containers, "hosts": n}
     log(f"idle: starting {bench.args.idle_containers} idle containers on each engine")
     ids = start_idle_containers(bench, bench.args.idle_containers)
     try:

@@ -45,6 +45,24 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="check every host once and exit (Nagios codes)")
     _common(check, suppress=True)
     check.add_argument("--json", action="store_true", help="print JSON for machines")
+
+    report = sub.add_parser("report", help="write (again) the report of an incident")
+    _common(report, suppress=True)
+    report.add_argument("incident", metavar="INCIDENT_ID")
+
+    runbook = sub.add_parser("runbook", help="lint or import runbooks")
+    runbook_sub = runbook.add_subparsers(dest="runbook_command", metavar="ACTION", required=True)
+    lint = runbook_sub.add_parser("lint", help="validate runbook files or directories")
+    _common(lint, suppress=True)
+    lint.add_argument("paths", nargs="+", metavar="PATH")
+    imp = runbook_sub.add_parser("import", help="turn Markdown runbooks into warroom runbooks")
+    _common(imp, suppress=True)
+    imp.add_argument("files", nargs="+", metavar="FILE.md", help="- reads standard input")
+    imp.add_argument(
+        "--out", metavar="DIR",
+        help="where to write (default: the first settings.runbook_dirs entry, else ./runbooks)",
+    )
+    imp.add_argument("--dry-run", action="store_true", help="print the summary, write nothing")
     return parser
 
 
@@ -62,6 +80,39 @@ def cmd_check(args: argparse.Namespace) -> int:
     result = asyncio.run(run_check(config))
     print(to_json(config, result) if args.json else to_text(config, result))
     return int(result.status)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``warroom report INCIDENT_ID``: regenerate the Markdown report from the journal."""
+    from core.incidents.desk import IncidentDesk
+    from core.incidents.model import is_incident_id
+
+    config = load(args)
+    if not is_incident_id(args.incident):
+        print(f"warroom: {args.incident!r} is not an incident id", file=sys.stderr)
+        return 2
+    desk = IncidentDesk(config)
+    if args.incident not in desk.tracker.views:
+        print(f"warroom: no incident {args.incident} in {config.journal_dir}", file=sys.stderr)
+        return 1
+    print(desk.write_report(args.incident))
+    return 0
+
+
+def cmd_runbook(args: argparse.Namespace) -> int:
+    """``warroom runbook lint|import``."""
+    from core.runbooks.cli import import_command, lint_command
+
+    if args.runbook_command == "lint":
+        status, text = lint_command(args.paths)
+    else:
+        config = resolve_config(args.config)
+        stdin = sys.stdin.read() if "-" in args.files else None
+        dirs = config.settings.runbook_dirs
+        out = args.out or (dirs[0] if dirs else None)
+        status, text = import_command(args.files, out, args.dry_run, stdin, config.severity)
+    print(text, file=sys.stdout if status == 0 else sys.stderr)
+    return status
 
 
 def cmd_console(args: argparse.Namespace) -> int:
@@ -85,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return cmd_check(args)
+        if args.command == "report":
+            return cmd_report(args)
+        if args.command == "runbook":
+            return cmd_runbook(args)
         return cmd_console(args)
     except ConfigError as exc:
         print(f"warroom: config error: {exc}", file=sys.stderr)

@@ -65,7 +65,7 @@ async def _stream_shell(
 
 
 async def _run_sql(
-    host: Host, postgres: PostgresConfig | None, query: str, timeout: float
+    host: Host, postgres: PostgresConfig | None, query: str, timeout: float, read_only: bool
 ) -> tuple[int | None, str, str]:
     if postgres is None:
         return None, "", "this host has no [hosts.postgres] configured"
@@ -78,6 +78,8 @@ async def _run_sql(
             connect_timeout=max(1, int(postgres.connect_timeout)),
             application_name="warroom-runbook", autocommit=True,
         ) as conn:
+            if read_only:  # a check never changes the database, whatever its text says
+                await conn.execute("SET default_transaction_read_only = on")
             cursor = await asyncio.wait_for(conn.execute(query), timeout)
             if cursor.description is None:
                 return 0, f"{cursor.statusmessage or 'OK'}\n", ""
@@ -113,7 +115,9 @@ async def run_step(
         if attempt > 1 and on_output is not None:
             on_output(f"[warroom] attempt {attempt}\n")
         if step.runner == "sql":
-            status, output, error = await _run_sql(host, postgres, command, step.timeout)
+            status, output, error = await _run_sql(
+                host, postgres, command, step.timeout, read_only=step.kind != "action"
+            )
         else:
             status, output, error = await _stream_shell(host, command, step.timeout, on_output)
         if step.runner == "sql" and on_output is not None and output:
