@@ -192,6 +192,7 @@ async def run_app(args: argparse.Namespace) -> dict[str, Any]:
         next_press = start + 0.25
         press_gap = args.seconds / max(1, args.presses)
         pending_max = 0
+        cpu0 = time.process_time()
         if profiler is not None:
             profiler.enable()
         try:
@@ -219,6 +220,8 @@ async def run_app(args: argparse.Namespace) -> dict[str, Any]:
                 profiler.dump_stats(args.profile)
         elapsed = time.monotonic() - start
         received = view.received - received0
+        out["cpu_percent"] = 100 * (time.process_time() - cpu0) / elapsed
+        out["load"] = os.getloadavg()[0]
         out.update({
             "seconds": elapsed,
             "received": received,

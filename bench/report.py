@@ -65,6 +65,37 @@ def hot_spots(path: str, top: int = 20) -> list[dict[str, Any]]:
     return rows[:top]
 
 
+def pyspy_summary(raw: str, seconds: float, top: int = 25) -> dict[str, Any]:
+    """Own (leaf) and inclusive samples per function from py-spy's raw (collapsed) output.
+
+    py-spy records only samples where a thread was running (idle threads are
+    left out), so samples ÷ (rate × seconds) is the share of one core.
+    """
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in raw.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [f.replace("/work/main/", "").split("site-packages/")[-1]
+                  for f in stack.split(";")]
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + n
+    ours = {f: n for f, n in inclusive.items()
+            if any(f"({p}" in f for p in ("core/", "widgets/", "tui/"))}
+    return {
+        "samples": total,
+        "seconds": seconds,
+        "own": sorted(own.items(), key=lambda kv: kv[1], reverse=True)[:top],
+        "ours": sorted(ours.items(), key=lambda kv: kv[1], reverse=True)[:top],
+        "inclusive": sorted(inclusive.items(), key=lambda kv: kv[1], reverse=True)[:top],
+    }
+
+
 # -- sections -----------------------------------------------------------------------
 
 
@@ -326,6 +357,19 @@ def _idle(results: dict[str, Any], summary: list[str], lines: list[str]) -> None
             f"| time to first screen | {_x(ratio(median(g_screens), median(screens)))} |",
             "",
         ]
+    hot = idle.get("warroom_hot")
+    if hot and "samples" in hot:
+        busy = hot["samples"] / (100 * hot["seconds"]) * 100
+        lines += [f"py-spy on the idle console for {hot['seconds']} s after the window "
+                  f"({hot['samples']} busy samples at 100 Hz ≈ {busy:.1f} % of one core). "
+                  "Where the time goes, by warroom function (inclusive samples):", "",
+                  "| warroom function | share of busy samples |", "|---|---|"]
+        for frame, n in hot["ours"][:15]:
+            lines.append(f"| `{frame}` | {100 * n / max(1, hot['samples']):.1f} % |")
+        lines += ["", "| busiest leaf functions (own samples) | share |", "|---|---|"]
+        for frame, n in hot["own"][:12]:
+            lines.append(f"| `{frame}` | {100 * n / max(1, hot['samples']):.1f} % |")
+        lines.append("")
     if idle.get("warroom_screen"):
         lines += ["<details><summary>warroom's screen at the end of the window</summary>", "",
                   "```", idle["warroom_screen"].rstrip(), "```", "", "</details>", ""]

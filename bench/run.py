@@ -337,12 +337,32 @@ def section_idle(bench: Bench) -> dict[str, Any]:
         out["warroom_rss"] = common.rss_bytes(session.pid)
         out["warroom_screen"] = session.screen()
         log(f"idle warroom: {out['warroom_cpu']['warroom']['percent']:.2f} % of one core")
+        if bench.args.profile:
+            out["warroom_hot"] = profile_idle(bench, session.pid)
         bench.res.end_session(session)
         if not bench.args.no_glances:
             out.update(measure_glances(bench))
     finally:
         bench.res.remove_containers(ids)
     return out
+
+
+def profile_idle(bench: Bench, pid: int, seconds: int = 30) -> dict[str, Any]:
+    """Sample the idle console with py-spy (bench/.venv) after the CPU window."""
+    pyspy = common.BENCH_VENV / "bin" / "py-spy"
+    if not pyspy.exists():
+        subprocess.run([str(common.BENCH_VENV / "bin" / "pip"), "install", "--quiet",
+                        "--disable-pip-version-check", "py-spy"], check=False)
+    if not pyspy.exists():
+        return {"error": "py-spy is not installed in bench/.venv"}
+    path = bench.work / "idle.pyspy"
+    log(f"idle: sampling warroom with py-spy for {seconds} s")
+    proc = subprocess.run([str(pyspy), "record", "--pid", str(pid), "--duration", str(seconds),
+                           "--rate", "100", "--format", "raw", "--output", str(path),
+                           "--nonblocking"], capture_output=True, text=True, timeout=seconds + 60)
+    if not path.exists():
+        return {"error": (proc.stderr or proc.stdout).strip()[-300:]}
+    return report.pyspy_summary(path.read_text(), seconds)
 
 
 def ensure_glances() -> Path:

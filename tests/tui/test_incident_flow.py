@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -174,3 +175,61 @@ async def test_read_only_refuses_runbook_actions(
         assert any("read-only" in n.message for n in app._notifications)
     assert not config.audit_path.exists()
     assert docker("inspect", "-f", "{{.State.Running}}", "shop-api-1").strip() == "false"
+
+
+async def test_imported_markdown_runbook_is_walked_in_guided_mode(
+    lab_config: Config, tmp_path: Path, api_restored: None
+) -> None:
+    """Issue 5: a Markdown runbook imported with `warroom runbook import` runs for real."""
+    runbooks = tmp_path / "runbooks"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "runbook", "import",
+         str(ROOT / "tests" / "fixtures" / "lab_runbooks" / "shop-ops.md"), "--out",
+         str(runbooks)],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    path = fast_config(tmp_path)
+    path.write_text(path.read_text().replace(
+        "[settings]", f'[settings]\nrunbook_dirs = ["{runbooks}"]', 1))
+    config = load_config(path)
+    app = WarroomApp(config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(lambda: "web1" in app.states and app.states["web1"].containers, 20, pilot)
+        docker("stop", "-t", "1", "shop-api-1")
+
+        def api_incident() -> str | None:
+            return next((i.id for i in app.desk.incidents()
+                         if i.rule == "container.exited" and "shop-api-1" in i.key), None)
+
+        await until(api_incident, 6, pilot)
+        incident_id = api_incident() or ""
+        runbook = app.desk.runbook(incident_id)
+        assert runbook is not None and runbook.id == "shop-api-down", runbook
+        await app.push_screen(ChecklistScreen(incident_id))
+        kinds = [s.kind for s in runbook.steps]
+        assert kinds[:3] == ["check", "action", "check"]
+        for kind in kinds[:3]:
+            checklist = app.desk.checklist(incident_id)
+            assert checklist is not None and checklist.current is not None
+            step_id = checklist.current.id
+            await pilot.press("x")
+            if kind == "action":
+                await until(lambda: type(app.screen).__name__ == "ConfirmScreen", 5, pilot)
+                if app.screen.type_to_confirm:  # type: ignore[attr-defined]
+                    await pilot.press(*app.screen.type_to_confirm, "enter")  # type: ignore[attr-defined]
+                else:
+                    await pilot.press("y")
+
+            def settled(step: str = step_id) -> bool:
+                fresh = app.desk.checklist(incident_id)
+                return fresh is not None and fresh.record(step).status.settled
+
+            await until(settled, 40, pilot)
+            fresh = app.desk.checklist(incident_id)
+            assert fresh is not None
+            assert fresh.record(step_id).status is StepStatus.PASSED, fresh.record(step_id)
+        fresh = app.desk.checklist(incident_id)
+        assert fresh is not None
+        assert "ok" in fresh.record(runbook.steps[2].id).output
+    assert docker("inspect", "-f", "{{.State.Running}}", "shop-api-1").strip() == "true"
