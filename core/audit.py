@@ -9,13 +9,13 @@ command as run and its exit status.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.durable import append_line
 from core.hosts.base import Command, CommandResult, Host, render_command
 from core.redact import redact
 
@@ -57,13 +57,7 @@ class AuditLog:
 
     def append(self, entry: AuditEntry) -> None:
         """Append ``entry`` and fsync before returning."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, (entry.to_json() + "\n").encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_line(self.path, entry.to_json().encode("utf-8"))
 
     def entries(self) -> list[dict[str, Any]]:
         """Every readable entry, oldest first (a torn last line is skipped)."""

@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncssh
 
 from core.config import HostConfig
+from core.durable import append_line
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 
@@ -76,11 +77,5 @@ class HostKeyPolicy:
         return False
 
     def _remember(self, host: str, port: int, key: asyncssh.SSHKey) -> None:
-        line = f"{known_hosts_pattern(host, port)} {key.export_public_key().decode().strip()}\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, line.encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        line = f"{known_hosts_pattern(host, port)} {key.export_public_key().decode().strip()}"
+        append_line(self.path, line.encode())

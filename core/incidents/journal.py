@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from core.durable import append_line, fsync_dir
 from core.incidents.model import check_incident_id, is_incident_id
 from core.redact import redact
 
@@ -132,14 +133,6 @@ def parse_lines(data: bytes) -> tuple[list[Event], int]:
     return events, end + 1
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class Journal:
     """One incident's ``journal.jsonl``."""
 
@@ -150,20 +143,7 @@ class Journal:
         """Redact, trim, write one line and fsync; returns the event exactly as written."""
         event = prepare(event)
         line = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                line = b"\n" + line  # a killed writer left half a line: end it, keep ours whole
-            data = memoryview(line + b"\n")
-            while data:
-                written = os.write(fd, data)
-                data = data[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_line(self.path, line)
         return event
 
     def read(self) -> list[Event]:
@@ -241,8 +221,8 @@ class JournalStore:
         except FileExistsError:
             return None
         event = self.append(incident_id, kind, **fields)
-        _fsync_dir(self.incident_dir(incident_id))
-        _fsync_dir(self.root)
+        fsync_dir(self.incident_dir(incident_id))
+        fsync_dir(self.root)
         return event
 
     @contextlib.contextmanager

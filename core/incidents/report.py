@@ -10,15 +10,14 @@ same directory, fsync, rename, fsync the directory).
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import time
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from core.durable import write_atomic
 from core.incidents import checklist as C
 from core.incidents import journal as J
 from core.incidents.model import split_key
@@ -250,24 +249,7 @@ def render_report(
 
 def write_report(incident_dir: Path | str, text: str, name: str = REPORT_NAME) -> Path:
     """Write ``text`` to ``incident_dir/name`` atomically; returns the path."""
-    directory = Path(incident_dir)
-    target = directory / name
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return target
+    return write_atomic(Path(incident_dir) / name, text)
 
 
 def write_incident_report(

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
+from core.durable import write_atomic
 from core.runbooks.model import Expect, Runbook, Step
 
 _STEP_ORDER = (
@@ -70,20 +69,6 @@ def dumps(runbook: Runbook) -> str:
     """The runbook as TOML text."""
     return tomli_w.dumps(runbook_to_table(runbook), multiline_strings=True)
 
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, fsynced and renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_runbook(runbook: Runbook, path: Path | str) -> Path:
