@@ -9,6 +9,7 @@ from typing import ClassVar
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from core.audit import Actions, AuditLog
@@ -18,6 +19,7 @@ from core.incidents.desk import IncidentDesk
 from core.incidents.watcher import JournalWatcher
 from core.monitor import Monitor
 from core.state import HostState
+from core.textsafe import visible
 from themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes
 from tui.screens.checklist import ChecklistScreen
 from tui.screens.dashboard import DashboardScreen
@@ -81,6 +83,19 @@ class WarroomApp(App[int]):
         self.theme = wanted
         if config.keymap:
             self.set_keymap(dict(config.keymap))
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Notifications often quote untrusted text (errors, names): never markup or escapes."""
+        super().notify(visible(message), title=visible(title), severity=severity,
+                       timeout=timeout, markup=False)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(VARIABLE_DEFAULTS)

@@ -150,3 +150,14 @@ async def test_no_binding_uses_ctrl_b(tmp_path: Path) -> None:
             keys = binding.key if hasattr(binding, "key") else binding[0]  # type: ignore[index]
             assert "ctrl+b" not in keys.split(","), owner
             assert getattr(binding, "id", None), f"{owner.__name__} binding {keys} has no id"
+
+
+async def test_notifications_never_parse_markup(tmp_path: Path) -> None:
+    app = await _app_with_states(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.screen.notify("failed: [@click=app.quit]x[/] \x1b]52;c;aGk=\x07")
+        await pilot.pause()
+        [note] = list(app._notifications)
+        assert note.message == "failed: [@click=app.quit]x[/] ␛]52;c;aGk=␇"
+        assert note.markup is False
+        assert app.is_running
