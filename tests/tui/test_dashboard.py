@@ -161,3 +161,37 @@ async def test_notifications_never_parse_markup(tmp_path: Path) -> None:
         assert note.message == "failed: [@click=app.quit]x[/] ␛]52;c;aGk=␇"
         assert note.markup is False
         assert app.is_running
+
+
+async def test_hostile_text_in_every_pane_stays_plain(tmp_path: Path) -> None:
+    import dataclasses
+
+    from core.state import CertInfo, EndpointCheck, PgBackend, PgState, ProbeResult, ProbeStatus
+    from widgets.panes import CertsPane, EndpointsPane
+
+    evil = "[bold]x[/bold][@click=app.quit]y[/]\x1b]8;;http://x\x1b\\z\r"
+    shown = "[bold]x[/bold][@click=app.quit]y[/]␛]8;;http://x␛\\z␍"
+    base = alpha_state()
+    state = dataclasses.replace(
+        base,
+        certs=ProbeResult("certs", ProbeStatus.OK, (
+            CertInfo("src", evil, evil, 1.9e9, 10.0, (), evil),), "", 0.0),
+        endpoints=ProbeResult("endpoints", ProbeStatus.OK, (
+            EndpointCheck(evil, "http://h/", "console", False, 500, 1.0, evil),), "", 0.0),
+        postgres=ProbeResult("postgres", ProbeStatus.OK, PgState(
+            100, 1, longest=(PgBackend(7, evil, evil, evil, "c", "active", evil, 1.0),)), "", 0.0),
+        disk=ProbeResult("disk", ProbeStatus.ERROR, None, evil, 0.0),
+    )
+    app = await _app_with_states(tmp_path)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await app.fleet.start()
+        app.post_message(HostStateChanged(state))
+        await pilot.pause()
+        for pane_type in (CertsPane, EndpointsPane, PostgresPane):
+            pane = app.screen.query_one(pane_type)
+            cells = [str(c) for r in range(pane.table.row_count) for c in pane.table.get_row_at(r)]
+            assert any(shown in c for c in cells), (pane_type.__name__, cells)
+            assert not any("\x1b" in c for c in cells)
+        status = str(app.screen.query_one(DiskPane).query_one(".pane-status").render())
+        assert shown in status
+        assert app.is_running
