@@ -268,3 +268,38 @@ async def test_local_transport_runs_and_streams() -> None:
         assert "timed out" in slow.error
     finally:
         await host.close()
+
+
+async def test_ssh_config_alias_is_honoured(
+    lab_config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = LAB / ".state"
+    ssh_dir = tmp_path / ".ssh"
+    ssh_dir.mkdir()
+    (ssh_dir / "config").write_text(
+        "Host shop-prod\n  HostName 127.0.0.3\n  User root\n"
+        f"  IdentityFile {state / 'id_lab'}\n"
+    )
+    monkeypatch.setenv("HOME", str(tmp_path))
+    alias = HostConfig(name="shop-prod", known_hosts=str(state / "known_hosts"))
+    host = await _up(SshHost(alias))
+    try:
+        result = await host.run(["sh", "-c", "echo $SSH_CONNECTION"])
+        assert result.stdout.split()[2] == "127.0.0.3"
+    finally:
+        await host.close()
+
+
+async def test_jump_host_tunnels_through_another_host(lab_config: Config) -> None:
+    import dataclasses
+
+    web2 = dataclasses.replace(lab_config.host("web2"), jump_host="web1")
+    config = dataclasses.replace(lab_config, hosts=(lab_config.host("web1"), web2))
+    fleet = Fleet(config)
+    try:
+        await fleet.start()
+        assert await fleet["web2"].wait_up(20), fleet["web2"].reason
+        result = await fleet["web2"].run(["sh", "-c", "echo $SSH_CONNECTION"])
+        assert result.stdout.split()[2] == "127.0.0.3"
+    finally:
+        await fleet.close()

@@ -15,9 +15,11 @@ from textual.screen import Screen
 from core.audit import Actions, AuditLog
 from core.config import Config
 from core.hosts import Fleet, LinkEvent
+from core.hosts.local import LocalHost
 from core.incidents.desk import IncidentDesk
 from core.incidents.watcher import JournalWatcher
 from core.monitor import Monitor
+from core.runbooks.model import CONSOLE_HOST
 from core.state import HostState
 from core.textsafe import visible
 from themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes
@@ -68,11 +70,14 @@ class WarroomApp(App[int]):
         self.read_only = read_only
         self.actions = Actions(AuditLog(config.audit_path), config.operator, read_only)
         self.fleet = Fleet(config)
+        self.console_host = LocalHost(CONSOLE_HOST)
+        """Runs runbook steps marked ``host = "console"`` on this machine."""
         self.monitor = Monitor(config, self.fleet, self._state_from_core, self._link_from_core)
         self.states: dict[str, HostState] = {}
         self.desk = IncidentDesk(config)
         self._start_monitor = start_monitor
         self._open_checklist = checklist
+        self._journal_error = ""
         for registered in load_themes():
             self.register_theme(registered)
         wanted = theme or config.settings.theme or DEFAULT_THEME
@@ -119,6 +124,7 @@ class WarroomApp(App[int]):
 
     async def on_unmount(self) -> None:
         await self.monitor.close()
+        await self.console_host.close()
 
     # -- core → UI -------------------------------------------------------------
 
@@ -133,7 +139,16 @@ class WarroomApp(App[int]):
         for screen in self.screen_stack:
             if isinstance(screen, DashboardScreen):
                 screen.show_state(message.state)
-        if self.desk.process(self.states):
+        try:
+            changed = self.desk.process(self.states)
+        except OSError as exc:
+            problem = f"cannot write incident journals in {self.config.journal_dir}: {exc}"
+            if problem != self._journal_error:
+                self._journal_error = problem
+                self.notify(problem, severity="error", timeout=30)
+            return
+        self._journal_error = ""
+        if changed:
             self.post_message(IncidentsChanged())
 
     async def _watch_journal(self) -> None:

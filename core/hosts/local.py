@@ -39,11 +39,16 @@ class LocalStream:
 
     async def __aiter__(self) -> AsyncIterator[str]:
         assert self._process.stdout is not None
+        finished = False
         try:
             async for raw in self._process.stdout:
                 yield raw.decode("utf-8", "replace")
+            finished = True
         finally:
-            self.exit_status = await self._process.wait()
+            if not finished and self._process.returncode is None:
+                _kill_group(self._process)  # the reader stopped early: stop the command too
+            status = await self._process.wait()
+            self.exit_status = status if finished else None
 
     async def close(self) -> None:
         if self._process.returncode is None:

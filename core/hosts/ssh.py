@@ -325,14 +325,23 @@ class SshHost:
         text = render_command(command)
         if not await self.wait_up(self.config.connect_timeout):
             return SshStream(None, lambda: None, self._unavailable())
-        await self._stream_slots.acquire()
-        await self._sessions.acquire()
+        released = False
 
         def release() -> None:
-            self._sessions.release()
-            self._stream_slots.release()
+            nonlocal released
+            if not released:
+                released = True
+                self._sessions.release()
+                self._stream_slots.release()
             self._streams.discard(stream)
 
+        await self._stream_slots.acquire()
+        try:
+            await self._sessions.acquire()
+        except BaseException:
+            self._stream_slots.release()
+            raise
+        stream = SshStream(None, release)
         conn = self._conn
         try:
             if conn is None:
@@ -341,9 +350,12 @@ class SshHost:
                 text, stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
             )
         except (asyncssh.Error, OSError) as exc:
-            stream = SshStream(None, release, describe_error(exc))
+            stream.error = describe_error(exc)
             await stream.close()
             return stream
+        except BaseException:  # cancelled while opening: give the channel slots back
+            release()
+            raise
         stream = SshStream(process, release)
         self._streams.add(stream)
         return stream
@@ -395,5 +407,7 @@ class SshHost:
                 await self._open_unix(ufwd)
         for tfwd in self._tcp_forwards.values():
             tfwd.listener = None
-            with contextlib.suppress(OSError, asyncssh.Error):
+            try:
                 await self._open_tcp(tfwd)
+            except (OSError, asyncssh.Error):
+                tfwd.local_port = 0  # the old port is taken: the next use picks a new one

@@ -293,16 +293,24 @@ class Checklist:
         output: str = "",
         passed: bool | None = None,
         advance: bool | None = None,
+        step_id: str | None = None,
     ) -> Event:
         """``step_finished`` with the result; moves on when it passed (unless told otherwise).
 
         ``passed`` defaults to ``exit_status == 0``; pass the runbook's expected
         result verdict instead when the step has one.  The journal trims and
-        redacts ``output``.
+        redacts ``output``.  ``step_id`` names the step that ran (when someone
+        else moved the checklist meanwhile, the result stays with that step
+        and the position does not move).
         """
-        step = self._require()
+        if step_id is not None and step_id in self._ids:
+            step = self.steps[self._ids.index(step_id)]
+        else:
+            step = self._require()
         ok = (exit_status == 0) if passed is None else passed
         moves = ok if advance is None else advance
+        if self.current is None or self.current.id != step.id:
+            moves = False
         event = self._event(STEP_FINISHED, step, exit_status=exit_status,
                             duration=round(float(duration), 3), output=output, passed=ok)
         if moves:

@@ -43,6 +43,7 @@ class StepOutcome:
 async def _stream_shell(
     host: Host, command: str, timeout: float, on_output: OutputListener | None
 ) -> tuple[int | None, str, str]:
+    """Run ``command`` streaming its output; the stream is closed whatever happens."""
     stream = await host.stream(["sh", "-c", command])
     chunks: list[str] = []
     kept = 0
@@ -59,8 +60,9 @@ async def _stream_shell(
     try:
         await asyncio.wait_for(consume(), timeout)
     except TimeoutError:
-        await stream.close()
         return None, "".join(chunks), f"timed out after {timeout:g} s"
+    finally:
+        await stream.close()
     return stream.exit_status, "".join(chunks), stream.error
 
 
@@ -90,6 +92,8 @@ async def _run_sql(
         return None, "", f"query timed out after {timeout:g} s"
     except psycopg.Error as exc:
         return 1, "", str(exc).strip() or type(exc).__name__
+    except OSError as exc:
+        return None, "", f"cannot reach PostgreSQL through {host.name}: {exc}"
 
 
 async def run_step(
@@ -100,13 +104,35 @@ async def run_step(
     *,
     postgres: PostgresConfig | None = None,
     on_output: OutputListener | None = None,
+    audit_command: str | None = None,
 ) -> StepOutcome:
     """Run ``command`` (the step's rendered command) on ``host`` and judge the result.
 
-    Raises :class:`core.audit.ReadOnlyRefusal` for an action in read-only mode.
+    ``audit_command`` is the command as the audit log shows it (secrets
+    masked; default ``command``).  An action is audited when it ends, also
+    when it is interrupted.  Raises :class:`core.audit.ReadOnlyRefusal` for
+    an action in read-only mode.
     """
+    audited = audit_command if audit_command is not None else command
     if step.kind == "action":
-        actions.check_allowed(f"run {command!r} on {host.name}")
+        actions.check_allowed(f"run {audited!r} on {host.name}")
+        try:
+            return await _attempts(step, command, host, postgres, on_output, audited, actions)
+        except asyncio.CancelledError:
+            actions.record(host.name, audited, None, "interrupted before it finished")
+            raise
+    return await _attempts(step, command, host, postgres, on_output, audited, actions)
+
+
+async def _attempts(
+    step: Step,
+    command: str,
+    host: Host,
+    postgres: PostgresConfig | None,
+    on_output: OutputListener | None,
+    audited: str,
+    actions: Actions,
+) -> StepOutcome:
     started = time.monotonic()
     deadline = started + step.retry_for
     attempt = 0
@@ -133,5 +159,5 @@ async def run_step(
             break
         await asyncio.sleep(step.retry_every)
     if step.kind == "action":
-        actions.record(host.name, command, status, error)
+        actions.record(host.name, audited, status, error)
     return StepOutcome(status, output, time.monotonic() - started, passed, verdict, error)

@@ -302,11 +302,11 @@ class _Analysis:
                 for name in quoted_placeholders(template):
                     self.add(
                         f"{{{name}}} is inside quotes: warroom quotes every value itself, "
-                        "so write it outside the quotes",
+                        "so write it outside the quotes (inside them a value could run "
+                        "as shell code)",
                         key,
                         i,
                         step.id,
-                        "warning",
                     )
             for seg in segments:
                 if not isinstance(seg, Placeholder):

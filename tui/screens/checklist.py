@@ -8,6 +8,7 @@ resumes here).  Progress and elapsed time are always on screen.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, ClassVar
 
@@ -20,10 +21,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from core.audit import ReadOnlyRefusal
+from core.config import PostgresConfig
+from core.hosts import Host
 from core.incidents.checklist import Checklist, StepRecord, StepStatus
+from core.incidents.journal import Event
 from core.incidents.runner import run_step
 from core.incidents.severity import format_duration
-from core.runbooks.model import Runbook, Step
+from core.runbooks.model import CONSOLE_HOST, Runbook, Step
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.prompt import PromptScreen
 from tui.screens.report_form import ReportFormScreen
@@ -190,21 +194,22 @@ class ChecklistScreen(Screen[None]):
         for paragraph in (step.why, step.instructions, step.question):
             if paragraph:
                 text.append("\n")
-                text.append(paragraph.strip())
+                text.append_text(safe_text(paragraph.strip()))
         if step.runs_command:
             command, missing = self._command(step)
-            host = self.warroom.desk.incident(self.incident_id).host
+            host, _, _ = self._target(step)
             text.append("\n$ ", style="bold")
             text.append_text(safe_text(command))
-            where = f"SQL on {host}'s database" if step.runner == "sql" else f"on host {host}"
-            text.append(f"\n  {where}", style=theme_color(self, "state-muted"))
+            where = f"SQL on {host}'s database" if step.runner == "sql" else f"on {host}"
+            text.append_text(safe_text(f"\n  {where}", style=theme_color(self, "state-muted")))
             if missing:
                 text.append(f"  (will ask for: {', '.join(missing)})",
                             style=theme_color(self, "state-warn"))
             keys = "x run · s skip · d accept and move on · n note · p back"
         elif step.kind == "decision":
             for n, (label, _next) in enumerate(checklist.choices(step), start=1):
-                text.append(f"\n  {n}) {label}", style="bold")
+                text.append(f"\n  {n}) ", style="bold")
+                text.append_text(safe_text(label, style="bold"))
             keys = "1-9 answer · s skip · n note · p back"
         else:
             keys = "d done · s skip · n note · p back"
@@ -219,14 +224,14 @@ class ChecklistScreen(Screen[None]):
         text = Text(record.status.value.upper(), style=f"bold {colour}")
         who = record.finished_by or record.started_by
         if record.status is StepStatus.RUNNING:
-            text.append(f" by {record.started_by} on {record.host}")
+            text.append_text(safe_text(f" by {record.started_by} on {record.host}"))
         else:
             if record.exit_status is not None:
                 text.append(f"  exit {record.exit_status}")
             if record.duration is not None:
                 text.append(f" in {record.duration:.1f} s")
             if who:
-                text.append(f"  by {who}")
+                text.append_text(safe_text(f"  by {who}"))
             if record.reason:
                 text.append("  ")
                 text.append_text(safe_text(record.reason))
@@ -259,7 +264,8 @@ class ChecklistScreen(Screen[None]):
     def _command(self, step: Step) -> tuple[str, list[str]]:
         variables = self.warroom.desk.variables(self.incident_id)
         missing = [name for name in step.variables_used() if not variables.get(name)]
-        shown = {**variables, **{name: f"<{name}>" for name in missing}}
+        masked = {name: "********" for name in self._secrets(variables)}
+        shown = {**variables, **masked, **{name: f"<{name}>" for name in missing}}
         try:
             return step.render(shown), missing
         except (KeyError, ValueError) as exc:
@@ -285,65 +291,111 @@ class ChecklistScreen(Screen[None]):
 
     # -- actions ---------------------------------------------------------------
 
-    def _record(self, event: object) -> None:
-        self.warroom.desk.tracker.record(self.incident_id, event)  # type: ignore[arg-type]
-        self.show()
+    def _record(self, event: Event) -> bool:
+        """Journal ``event``; False (and a notification) if the journal cannot be written."""
+        try:
+            self.warroom.desk.tracker.record(self.incident_id, event)
+        except OSError as exc:
+            self.notify(f"cannot write the journal: {exc}", severity="error", timeout=15)
+            return False
+        finally:
+            self.show()
+        return True
 
-    @work(exclusive=True, group="step")
+    @work(exclusive=False, group="run")
     async def action_run(self) -> None:
+        if self.running:
+            self.notify("a step is already running", severity="warning")
+            return
+        self.running = True
+        try:
+            await self._run_current()
+        finally:
+            self.running = False
+
+    def _target(self, step: Step) -> tuple[str, Host | None, PostgresConfig | None]:
+        """Where ``step`` runs: its ``host`` (name, tag or "console"), else the incident's host."""
+        desk = self.warroom.desk
+        name = step.host or desk.incident(self.incident_id).host
+        if name == CONSOLE_HOST:
+            return "this console", self.warroom.console_host, None
+        for host_config in desk.config.hosts:
+            if name == host_config.name or name in host_config.tags:
+                return host_config.name, self.warroom.fleet[host_config.name], host_config.postgres
+        return name, None, None
+
+    def _secrets(self, variables: dict[str, str]) -> dict[str, str]:
+        runbook = self._runbook()
+        if runbook is None:
+            return {}
+        return {name: variables[name] for name, declared in runbook.variables.items()
+                if declared.secret and variables.get(name)}
+
+    async def _run_current(self) -> None:
         current = self._current()
-        if current is None or self.running:
+        if current is None:
             return
         checklist, step = current
         if not step.runs_command:
             self.notify("this step has no command: d marks it done", severity="warning")
             return
-        desk = self.warroom.desk
-        incident = desk.incident(self.incident_id)
+        where, host, postgres = self._target(step)
+        if host is None:
+            self.notify(f"step runs on {where!r}, which is no configured host or tag",
+                        severity="error")
+            return
         if step.kind == "action":
             try:
-                self.warroom.actions.check_allowed(f"run {step.display_title!r}")
+                self.warroom.actions.check_allowed(f"run {step.display_title!r} on {where}")
             except ReadOnlyRefusal as refusal:
                 self.notify(str(refusal), severity="error")
                 return
         if not await self._ask_missing(step):
             return
+        desk = self.warroom.desk
         variables = desk.variables(self.incident_id)
+        secrets = self._secrets(variables)
         try:
             command = step.render(variables)
+            shown = step.render({**variables, **{name: "********" for name in secrets}})
         except (KeyError, ValueError) as exc:
             self.notify(f"cannot fill the command: {exc}", severity="error")
             return
+
+        def scrub(text: str) -> str:
+            for value in secrets.values():
+                text = text.replace(value, "[REDACTED]")
+            return text
+
         if step.kind == "action":
             word = step.confirm_word(variables) if step.destructive else ""
-            question = f"Run this action on {incident.host}?"
-            if not await self.app.push_screen_wait(ConfirmScreen(question, command, word)):
+            question = f"Run this action on {where}?"
+            if not await self.app.push_screen_wait(ConfirmScreen(question, shown, word)):
                 self.notify("action not run")
                 return
-        try:
-            host = self.warroom.fleet[incident.host]
-        except KeyError:
-            self.notify(f"host {incident.host} is not in the config", severity="error")
-            return
         output = self.query_one(LogView)
-        output.append(f"$ {command}   # on {incident.host}, by {desk.store.operator}")
-        self.running = True
-        self._record(checklist.start(command, incident.host))
+        output.append(f"$ {shown}   # on {where}, by {desk.store.operator}")
+        if not self._record(checklist.start(shown, where)):
+            return
+        started = time.monotonic()
         try:
             outcome = await run_step(
-                step, command, host, self.warroom.actions,
-                postgres=desk.config.host(incident.host).postgres, on_output=output.append,
+                step, command, host, self.warroom.actions, postgres=postgres,
+                on_output=lambda line: output.append(scrub(line)), audit_command=shown,
             )
         except ReadOnlyRefusal as refusal:
             self.notify(str(refusal), severity="error")
             return
-        finally:
-            self.running = False
-        checklist = self._checklist() or checklist
-        self._record(checklist.finish(outcome.exit_status, outcome.duration, outcome.output,
-                                      passed=outcome.passed))
+        except asyncio.CancelledError:
+            fresh = self._checklist() or checklist
+            self._record(fresh.finish(None, time.monotonic() - started, "interrupted",
+                                      passed=False, step_id=step.id))
+            raise
+        fresh = self._checklist() or checklist
+        self._record(fresh.finish(outcome.exit_status, outcome.duration, scrub(outcome.output),
+                                  passed=outcome.passed, step_id=step.id))
         verdict = "passed" if outcome.passed else "FAILED"
-        output.append(f"[warroom] {verdict}: {outcome.verdict} ({outcome.duration:.1f} s)")
+        output.append(f"[warroom] {verdict}: {scrub(outcome.verdict)} ({outcome.duration:.1f} s)")
         self.notify(f"{step.display_title}: {verdict}",
                     severity="information" if outcome.passed else "warning")
 
@@ -354,7 +406,7 @@ class ChecklistScreen(Screen[None]):
         checklist, _step = current
         self._record(checklist.done())
 
-    @work(exclusive=True, group="step")
+    @work(exclusive=False, group="prompt")
     async def action_skip(self) -> None:
         current = self._current()
         if current is None or self.running:
@@ -384,7 +436,7 @@ class ChecklistScreen(Screen[None]):
             return
         self._record(checklist.decide(number - 1))
 
-    @work(exclusive=True, group="step")
+    @work(exclusive=False, group="prompt")
     async def action_note(self) -> None:
         text = await self.app.push_screen_wait(PromptScreen("Note"))
         if not text:
@@ -403,7 +455,7 @@ class ChecklistScreen(Screen[None]):
         self.warroom.desk.tracker.acknowledge(self.incident_id)
         self.show()
 
-    @work(exclusive=True, group="step")
+    @work(exclusive=False, group="prompt")
     async def action_reclassify(self) -> None:
         scheme = self.warroom.desk.scheme
         answer = await self.app.push_screen_wait(
@@ -416,7 +468,7 @@ class ChecklistScreen(Screen[None]):
             self.notify(str(exc), severity="error")
         self.show()
 
-    @work(exclusive=True, group="step")
+    @work(exclusive=False, group="prompt")
     async def action_merge(self) -> None:
         target = await self.app.push_screen_wait(
             PromptScreen("Merge this incident into which incident id?"))
@@ -435,14 +487,14 @@ class ChecklistScreen(Screen[None]):
         return await self.app.push_screen_wait(
             ReportFormScreen(f"Report for {self.incident_id}", dict(view.report_fields), resolve))
 
-    @work(exclusive=True, group="step")
+    @work(exclusive=False, group="prompt")
     async def action_report_fields(self) -> None:
         fields = await self._report_form(resolve=False)
         if fields is not None:
             self.warroom.desk.tracker.set_report_fields(self.incident_id, **fields)
             self.notify("report fields saved")
 
-    @work(exclusive=True, group="step")
+    @work(exclusive=False, group="prompt")
     async def action_resolve(self) -> None:
         desk = self.warroom.desk
         incident = desk.incident(self.incident_id)

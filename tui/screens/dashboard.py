@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
@@ -16,6 +18,7 @@ from core.hosts import LinkEvent, LinkState
 from core.overview import host_line
 from core.runbooks.model import Runbook
 from core.state import HostState
+from core.textsafe import visible
 from core.units import human_bytes
 from tui.screens.checklist import ChecklistScreen
 from tui.screens.confirm import ConfirmScreen
@@ -78,6 +81,7 @@ class DashboardScreen(Screen[None]):
         yield Static(id="host-title")
         with TabbedContent(id="tabs", initial="containers"):
             with TabPane("Containers", id="containers"):
+                yield Static(id="containers-status")
                 yield ContainersTable(id="containers-table")
             with TabPane("Disk", id="disk"):
                 yield DiskPane(id="disk-pane")
@@ -155,7 +159,7 @@ class DashboardScreen(Screen[None]):
         position = f"{names.index(self.current_host) + 1}/{len(names)}"
         text = safe_text(f" {self.current_host} ({position}) — {host.state.value}")
         if host.state is not LinkState.UP and host.reason:
-            text.append(f": {host.reason}")
+            text.append_text(safe_text(f": {host.reason}"))
         if self.all_hosts:
             text.append("  · containers of all hosts")
         title.update(text)
@@ -182,11 +186,13 @@ class DashboardScreen(Screen[None]):
                 self._containers_for(other)
         else:
             self._containers_for(state)
-        table.border_subtitle = ""
-        if state.containers is not None and not state.containers.ok:
-            table.border_title = f"{state.containers.status.value}: {state.containers.reason}"
+        status = self.query_one("#containers-status", Static)
+        result = state.containers
+        if result is not None and not result.ok:
+            status.update(safe_text(f"{result.status.value}: {result.reason}"))
+            status.display = True
         else:
-            table.border_title = ""
+            status.display = False
         disk = self.query_one(DiskPane)
         disk.docker_df = state.docker_df
         disk.show(state.disk)
@@ -342,46 +348,49 @@ class DashboardScreen(Screen[None]):
     def palette_commands(self) -> Iterable[SystemCommand]:
         """Hosts, containers, views and actions for the command palette."""
         for host in self.warroom.config.hosts:
-            yield SystemCommand(
+            yield _command(
                 f"Host: {host.name}", "Show this host's panes",
-                lambda name=host.name: self._palette_host(name),
+                partial(self._palette_host, host.name),
             )
         for ref in self.query_one(ContainersTable).refs():
-            yield SystemCommand(
+            yield _command(
                 f"Container: {ref.name} ({ref.host})", "Show this container's logs",
-                lambda r=ref: self.app.push_screen(
-                    LogScreen(r.host, r.id, r.name)
-                ),
+                partial(self._open_logs, ref.host, ref.id, ref.name, ""),
             )
         for host in self.warroom.config.hosts:
             for log in host.logs:
-                yield SystemCommand(
+                yield _command(
                     f"Log file: {log.name} ({host.name})", f"Follow {log.path}",
-                    lambda h=host.name, lg=log: self.app.push_screen(
-                        LogScreen(h, "", lg.name, file_path=lg.path)
-                    ),
+                    partial(self._open_logs, host.name, "", log.name, log.path),
                 )
         for tab in TABS:
-            yield SystemCommand(
+            yield _command(
                 f"View: {tab}", f"Show the {tab} pane",
-                lambda t=tab: self.action_tab(t),
+                partial(self.action_tab, tab),
             )
-        yield SystemCommand("View: containers of all hosts", "Merged containers view",
-                            self.action_toggle_all)
+        yield _command("View: containers of all hosts", "Merged containers view",
+                       self.action_toggle_all)
         for incident in self.warroom.desk.incidents():
-            yield SystemCommand(
+            yield _command(
                 f"Incident: {incident.title} ({incident.host})", f"Open {incident.id}",
-                lambda i=incident.id: self.app.push_screen(ChecklistScreen(i)),
+                partial(self._open_incident, incident.id),
             )
         for runbook in self.warroom.desk.library:
-            yield SystemCommand(
+            yield _command(
                 f"Runbook: {runbook.title}", f"Read runbook {runbook.id}",
-                lambda r=runbook: self.app.push_screen(
-                    TextViewScreen(f"runbook {r.id}", runbook_text(r))
-                ),
+                partial(self._show_runbook, runbook),
             )
-        yield SystemCommand("Action: refresh every host", "Refresh now",
-                            self.warroom.action_refresh)
+        yield _command("Action: refresh every host", "Refresh now",
+                       self.warroom.action_refresh)
+
+    def _open_logs(self, host: str, container_id: str, name: str, path: str) -> None:
+        self.app.push_screen(LogScreen(host, container_id, name, file_path=path))
+
+    def _open_incident(self, incident_id: str) -> None:
+        self.app.push_screen(ChecklistScreen(incident_id))
+
+    def _show_runbook(self, runbook: Runbook) -> None:
+        self.app.push_screen(TextViewScreen(f"runbook {runbook.id}", runbook_text(runbook)))
 
     def _palette_host(self, name: str) -> None:
         self.select_host(name)
@@ -401,3 +410,8 @@ def runbook_text(runbook: Runbook) -> str:
             lines.append(f"   $ {step.command}")
         lines.append("")
     return "\n".join(lines)
+
+
+def _command(title: str, help: str, callback: Callable[[], object]) -> SystemCommand:
+    """A palette entry; titles quote names and titles, which the palette would parse as markup."""
+    return SystemCommand(escape(visible(title)), escape(visible(help)), callback)
