@@ -65,31 +65,60 @@ def hot_spots(path: str, top: int = 20) -> list[dict[str, Any]]:
     return rows[:top]
 
 
+CATEGORIES = (
+    ("containers: one-shot stats", "ContainersProbe._fetch_stats"),
+    ("containers: inspect", "ContainersProbe._refresh_one"),
+    ("containers: list", "ContainersProbe._sync"),
+    ("containers: events", "ContainersProbe.watch"),
+    ("docker system df", "DockerDfProbe"),
+    ("certs (TLS handshakes, files)", "CertsProbe"),
+    ("endpoints (HTTP)", "EndpointsProbe"),
+    ("backups (S3, thread)", "BackupsProbe"),
+    ("disk", "DiskProbe"),
+    ("system", "SystemProbe"),
+    ("postgres", "PostgresProbe"),
+    ("SSH packets (asyncssh)", "asyncssh/connection.py"),
+    ("UI: state → widgets (on_host_state_changed)", "on_host_state_changed"),
+    ("UI: incidents", "show_incidents"),
+    ("UI: Textual render/compositor", "textual/_compositor.py"),
+)
+"""(label, substring of a py-spy frame) groups for the idle profile."""
+
+
 def pyspy_summary(raw: str, seconds: float, top: int = 25) -> dict[str, Any]:
     """Own (leaf) and inclusive samples per function from py-spy's raw (collapsed) output.
 
-    py-spy records only samples where a thread was running (idle threads are
-    left out), so samples ÷ (rate × seconds) is the share of one core.
+    py-spy leaves out samples of threads it sees idle; ``main`` counts the
+    samples of the console's main thread (the event loop), whose stacks start
+    at ``tui.cli``.
     """
     own: dict[str, int] = {}
     inclusive: dict[str, int] = {}
-    total = 0
+    categories: dict[str, int] = {label: 0 for label, _ in CATEGORIES}
+    total = main = 0
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue
         n = int(count)
         total += n
+        if "cmd_console" in stack:
+            main += n
         frames = [f.replace("/work/main/", "").split("site-packages/")[-1]
                   for f in stack.split(";")]
         own[frames[-1]] = own.get(frames[-1], 0) + n
         for frame in set(frames):
             inclusive[frame] = inclusive.get(frame, 0) + n
+        for label, needle in CATEGORIES:
+            if needle in stack:
+                categories[label] += n
     ours = {f: n for f, n in inclusive.items()
             if any(f"({p}" in f for p in ("core/", "widgets/", "tui/"))}
     return {
         "samples": total,
+        "main": main,
         "seconds": seconds,
+        "categories": sorted(categories.items(), key=lambda kv: kv[1], reverse=True),
         "own": sorted(own.items(), key=lambda kv: kv[1], reverse=True)[:top],
         "ours": sorted(ours.items(), key=lambda kv: kv[1], reverse=True)[:top],
         "inclusive": sorted(inclusive.items(), key=lambda kv: kv[1], reverse=True)[:top],
@@ -359,14 +388,16 @@ def _idle(results: dict[str, Any], summary: list[str], lines: list[str]) -> None
         ]
     hot = idle.get("warroom_hot")
     if hot and "samples" in hot:
-        busy = hot["samples"] / (100 * hot["seconds"]) * 100
-        lines += [f"py-spy on the idle console for {hot['seconds']} s after the window "
-                  f"({hot['samples']} busy samples at 100 Hz ≈ {busy:.1f} % of one core). "
-                  "Where the time goes, by warroom function (inclusive samples):", "",
-                  "| warroom function | share of busy samples |", "|---|---|"]
-        for frame, n in hot["ours"][:15]:
-            lines.append(f"| `{frame}` | {100 * n / max(1, hot['samples']):.1f} % |")
-        lines += ["", "| busiest leaf functions (own samples) | share |", "|---|---|"]
+        main = max(1, hot.get("main", 0))
+        lines += [f"py-spy (100 Hz, {hot['seconds']} s) on the idle console right after the "
+                  f"window: {hot.get('main', 0)} samples of its event-loop thread "
+                  f"({hot['samples']} in all threads). Share of the event-loop samples:", "",
+                  "| where (stack contains) | share |", "|---|---|"]
+        for label, n in hot.get("categories", []):
+            if n:
+                lines.append(f"| {label} | {100 * n / main:.1f} % |")
+        lines += ["", "| busiest leaf functions, all threads (own samples) | share |",
+                  "|---|---|"]
         for frame, n in hot["own"][:12]:
             lines.append(f"| `{frame}` | {100 * n / max(1, hot['samples']):.1f} % |")
         lines.append("")

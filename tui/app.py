@@ -78,6 +78,7 @@ class WarroomApp(App[int]):
         self._start_monitor = start_monitor
         self._open_checklist = checklist
         self._journal_error = ""
+        self._exiting = False
         for registered in load_themes():
             self.register_theme(registered)
         wanted = theme or config.settings.theme or DEFAULT_THEME
@@ -119,10 +120,16 @@ class WarroomApp(App[int]):
                 self.notify(f"no incident {self._open_checklist!r} in {self.config.journal_dir}",
                             severity="error", timeout=10)
         self.run_worker(self._watch_journal(), name="journal", exclusive=True, group="journal")
+        self.set_interval(1.0, self._evaluate)
         if self._start_monitor:
             self.run_worker(self.monitor.start(), name="monitor", exclusive=True)
 
+    async def action_quit(self) -> None:
+        self._exiting = True
+        await super().action_quit()
+
     async def on_unmount(self) -> None:
+        self._exiting = True
         await self.monitor.close()
         await self.console_host.close()
 
@@ -134,11 +141,23 @@ class WarroomApp(App[int]):
     def _link_from_core(self, event: LinkEvent) -> None:
         self.post_message(LinkChanged(event))
 
+    def _dashboards(self) -> list[DashboardScreen]:
+        """Dashboards that are composed and not being torn down."""
+        if self._exiting:
+            return []
+        return [s for s in self.screen_stack if isinstance(s, DashboardScreen) and s.ready]
+
     def on_host_state_changed(self, message: HostStateChanged) -> None:
         self.states[message.state.name] = message.state
-        for screen in self.screen_stack:
-            if isinstance(screen, DashboardScreen):
-                screen.show_state(message.state)
+        for screen in self._dashboards():
+            screen.show_state(message.state)
+        self._evaluate()
+
+    def _evaluate(self) -> None:
+        """Run the detection rules over the latest snapshots (on each one, and every second,
+        so a condition that must hold N seconds opens its incident on time)."""
+        if not self.states:
+            return
         try:
             changed = self.desk.process(self.states)
         except OSError as exc:
@@ -159,16 +178,15 @@ class WarroomApp(App[int]):
                 self.post_message(IncidentsChanged())
 
     def on_incidents_changed(self, message: IncidentsChanged) -> None:
+        for dashboard in self._dashboards():
+            dashboard.show_incidents()
         for screen in self.screen_stack:
-            if isinstance(screen, DashboardScreen):
-                screen.show_incidents()
-            elif isinstance(screen, ChecklistScreen):
+            if isinstance(screen, ChecklistScreen) and screen.is_mounted:
                 screen.show()
 
     def on_link_changed(self, message: LinkChanged) -> None:
-        for screen in self.screen_stack:
-            if isinstance(screen, DashboardScreen):
-                screen.show_link(message.event)
+        for screen in self._dashboards():
+            screen.show_link(message.event)
 
     # -- actions ---------------------------------------------------------------
 

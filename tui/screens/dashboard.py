@@ -70,6 +70,8 @@ class DashboardScreen(Screen[None]):
         super().__init__()
         self.current_host: str | None = None
         self.all_hosts = False
+        self.ready = False
+        """True once composed and mounted (and until unmounted)."""
 
     @property
     def warroom(self) -> WarroomApp:
@@ -107,6 +109,10 @@ class DashboardScreen(Screen[None]):
         self.show_incidents()
         self.set_interval(1.0, self.show_incidents)
         self.query_one("#containers-table").focus()
+        self.ready = True
+
+    def on_unmount(self) -> None:
+        self.ready = False
 
     # -- state -----------------------------------------------------------------
 
