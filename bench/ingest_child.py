@@ -92,7 +92,7 @@ async def run_core(args: argparse.Namespace) -> dict[str, Any]:
             if lines % 1000 == 0 and time.monotonic() - start >= args.seconds:
                 break
         elapsed = time.monotonic() - start
-        await stream.aclose()
+        await stream.aclose()  # type: ignore[attr-defined]
     finally:
         await probes.close()
         await fleet.close()
@@ -130,18 +130,14 @@ def install_replay(chunks: list[bytes]) -> dict[str, int]:
                     yield batch
                 await asyncio.sleep(0)  # a socket read would yield to the loop here
 
-    collect.follow_container = replay  # type: ignore[assignment]
+    collect.follow_container = replay
     return fed
 
 
 async def run_app(args: argparse.Namespace) -> dict[str, Any]:
-    from textual import events
 
     from core.config import load_config
-    from core.probes.collect import HostProbes
     from tui.app import WarroomApp
-    from tui.screens.logs import LogScreen
-    from widgets.log_view import LogView
 
     replay = args.mode == "replay"
     fed: dict[str, int] = {}
@@ -150,6 +146,23 @@ async def run_app(args: argparse.Namespace) -> dict[str, Any]:
     config = load_config(args.config)
     app = WarroomApp(config, start_monitor=not replay)
     out: dict[str, Any] = {"rss_start": rss()}
+    try:
+        await _drive_app(app, args, out, replay, fed)
+    except Exception as exc:  # the App's own exception, raised when run_test exits
+        out["teardown_error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+async def _drive_app(app: Any, args: argparse.Namespace, out: dict[str, Any], replay: bool,
+                     fed: dict[str, int]) -> None:
+    from textual import events
+
+    from core.config import load_config
+    from core.probes.collect import HostProbes
+    from tui.screens.logs import LogScreen
+    from widgets.log_view import LogView
+
+    config = load_config(args.config)
     async with app.run_test(size=(160, 48)) as pilot:
         if replay:
             await app.fleet.start()
@@ -235,11 +248,8 @@ async def run_app(args: argparse.Namespace) -> dict[str, Any]:
             "source_error": screen.source_error,
             "replayed_chunks": fed.get("chunks", 0) - fed0,
         })
-        out["app_error_during_window"] = repr(app._exception) if app._exception else ""
         app.pop_screen()
         await pilot.pause()
-        out["app_error_after_pop"] = repr(app._exception) if app._exception else ""
-    return out
 
 
 def main() -> None:
@@ -257,7 +267,11 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     runner = {"raw": run_raw, "core": run_core, "app": run_app, "replay": run_app}[args.mode]
-    Path(args.out).write_text(json.dumps(asyncio.run(runner(args))))
+
+    async def run_and_write() -> None:
+        Path(args.out).write_text(json.dumps(await runner(args)))  # before asyncio.run's shutdown
+
+    asyncio.run(run_and_write())
 
 
 if __name__ == "__main__":

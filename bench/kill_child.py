@@ -69,6 +69,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     starts: list[float] = []
     rng = random.Random(args.seed)
     app = WarroomApp(config)
+    teardown = ""
     try:
         async with app.run_test(size=(160, 48)) as pilot:
             if await _wait_cell(app, key, "running", args.timeout) is None:
@@ -100,9 +101,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "painted": None if painted is None else painted - t0,
                 })
             await pilot.pause()
+    except Exception as exc:  # the App's own exception, raised when run_test exits
+        teardown = f"{type(exc).__name__}: {exc}"
     finally:
         await docker.aclose()
-    return {"kills": kills, "starts": starts}
+    return {"kills": kills, "starts": starts, "teardown_error": teardown}
 
 
 def main() -> None:
@@ -117,7 +120,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    Path(args.out).write_text(json.dumps(asyncio.run(run(args))))
+
+    async def run_and_write() -> None:
+        Path(args.out).write_text(json.dumps(await run(args)))  # before asyncio.run's shutdown
+
+    asyncio.run(run_and_write())
 
 
 if __name__ == "__main__":

@@ -46,6 +46,9 @@ def _all_ok(state: Any, fields: tuple[str, ...]) -> bool:
     )
 
 
+CLOSE_TIMEOUT = 15.0
+"""How long Monitor.close() may take before the run notes that it hung."""
+
 GRACE = 3.0
 """After every host is filled, how long to wait for probes still not OK."""
 
@@ -80,14 +83,20 @@ async def run_monitor(config_path: str, timeout: float) -> dict[str, Any]:
     t0 = time.monotonic()
     fleet = Fleet(config)
     monitor = Monitor(config, fleet, on_state)
+    teardown = ""
     try:
         await monitor.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not _settled(names, filled, all_ok):
             await asyncio.sleep(0.01)
     finally:
-        await monitor.close()
-    return _result(t_imported, t0, names, filled, all_ok, latest, PROBE_FIELDS)
+        try:
+            await asyncio.wait_for(monitor.close(), CLOSE_TIMEOUT)
+        except TimeoutError:
+            teardown = f"Monitor.close() did not return within {CLOSE_TIMEOUT:g} s"
+    result = _result(t_imported, t0, names, filled, all_ok, latest, PROBE_FIELDS)
+    result["teardown_error"] = teardown
+    return result
 
 
 async def run_app(config_path: str, timeout: float) -> dict[str, Any]:
@@ -104,6 +113,28 @@ async def run_app(config_path: str, timeout: float) -> dict[str, Any]:
     app = WarroomApp(config)
     painted: list[float] = []
     first_paint: list[float] = []
+    latest: dict[str, Any] = {}
+    teardown = ""
+    task = asyncio.create_task(
+        _drive_app(app, names, filled, all_ok, painted, first_paint, latest, timeout))
+    done, _ = await asyncio.wait({task}, timeout=timeout + CLOSE_TIMEOUT + 5)
+    if not done:
+        teardown = f"the App did not shut down within {CLOSE_TIMEOUT + 5:g} s"
+    elif task.exception() is not None:  # the App's own exception, raised when run_test exits
+        exc = task.exception()
+        teardown = f"{type(exc).__name__}: {exc}"
+    result = _result(t_imported, t0, names, filled, all_ok, latest, PROBE_FIELDS)
+    result["painted"] = painted[0] if painted else None
+    result["first_paint"] = first_paint[0] if first_paint else None
+    result["teardown_error"] = teardown
+    return result
+
+
+async def _drive_app(app: Any, names: list[str], filled: dict[str, float],
+                     all_ok: dict[str, float], painted: list[float], first_paint: list[float],
+                     latest: dict[str, Any], timeout: float) -> None:
+    from core.probes.collect import PROBE_FIELDS
+
     async with app.run_test(size=(160, 48)) as pilot:
         app.call_after_refresh(lambda: first_paint.append(time.monotonic()))
         deadline = time.monotonic() + timeout
@@ -125,12 +156,8 @@ async def run_app(config_path: str, timeout: float) -> dict[str, Any]:
         end = time.monotonic() + 2
         while not painted and time.monotonic() < end:
             await asyncio.sleep(0.005)
-        latest = dict(app.states)
+        latest.update(app.states)
         await pilot.pause()
-    result = _result(t_imported, t0, names, filled, all_ok, latest, PROBE_FIELDS)
-    result["painted"] = painted[0] if painted else None
-    result["first_paint"] = first_paint[0] if first_paint else None
-    return result
 
 
 def _result(t_imported: float, t0: float, names: list[str], filled: dict[str, float],
@@ -158,9 +185,13 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=30.0)
     args = parser.parse_args()
     runner = run_app if args.mode == "app" else run_monitor
-    result = asyncio.run(runner(args.config, args.timeout))
-    result["exit"] = time.monotonic()
-    Path(args.out).write_text(json.dumps(result))
+
+    async def run_and_write() -> None:
+        result = await runner(args.config, args.timeout)
+        result["exit"] = time.monotonic()
+        Path(args.out).write_text(json.dumps(result))  # before asyncio.run's own shutdown
+
+    asyncio.run(run_and_write())
 
 
 if __name__ == "__main__":

@@ -147,6 +147,8 @@ def _launch(results: dict[str, Any], summary: list[str], lines: list[str]) -> fl
     ]
     app10 = math.nan
     for key, entry in launch.items():
+        if "/" not in key:
+            continue
         mode, n = key.split("/")
         runs = entry["runs"]
         painted = _values(runs, "painted")
@@ -170,9 +172,16 @@ def _launch(results: dict[str, Any], summary: list[str], lines: list[str]) -> fl
                 f"| launch → all probes filled, 10 hosts (Monitor only) | {_s(median(painted))} "
                 f"| {_s(p95(painted))} | ≤ 1 s | "
                 f"{_met(None if not painted else median(painted) <= TARGETS['launch'])} |")
-    errors = [e for entry in launch.values() for e in entry["errors"]]
+    errors = [e for key, entry in launch.items() if "/" in key for e in entry["errors"]]
     if errors:
-        lines += ["", "Failed launches: " + "; ".join(errors[:3])]
+        lines += ["", f"Failed launches ({len(errors)}): "
+                  + "; ".join(e.splitlines()[-1][:200] for e in errors[:4])]
+    teardown = launch.get("teardown", [])
+    if teardown:
+        runs = sum(len(e["runs"]) + len(e["errors"]) for k, e in launch.items() if "/" in k)
+        lines += ["", f"Shutdown problems after measuring ({len(teardown)} of {runs} launches; "
+                  "the measurement itself is kept): "
+                  + "; ".join(sorted(set(t[:160] for t in teardown)))]
     lines.append("")
     return app10
 
@@ -443,6 +452,13 @@ def render(results: dict[str, Any]) -> str:
         f"| load average at start → end | {machine.get('load', '?')} → "
         f"{results.get('load_end', '?')} |",
         "",
+        *([("1-min load average at the start → end of each section: " + ", ".join(
+            f"{k} {a:.1f} → {b:.1f}" for k, (a, b) in results["loads"].items())
+            + " (2 cores: above 2, processes wait for a CPU)."), ""]
+          if results.get("loads") else []),
+        *([f"Lab components not up at the start (a test was breaking them on purpose): "
+           f"{'; '.join(' '.join(d.split()) for d in results['lab_down'])}.", ""]
+          if results.get("lab_down") else []),
         "Hosts: the lab has two sshd hosts (127.0.0.2 → Docker engine A, project shop; "
         "127.0.0.3 → engine B, project blog). *N hosts* is a config of N entries web1..webN "
         "alternating between the two addresses, each its own SSH connection, each with the "

@@ -84,17 +84,21 @@ class Bench:
                 [str(common.PYTHON), "-m", f"bench.{module}", *args, "--out", str(out)],
                 cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr,
             )
+            hung = False
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.res.stop_process(process)
-                return {"error": f"{module} timed out after {timeout:g} s"}
+                hung = True
             finally:
                 self.res.stop_process(process)
+        if hung and not out.exists():
+            return {"error": f"{module} timed out after {timeout:g} s"}
         if not out.exists():
             tail = errors.read_text(errors="replace").strip().splitlines()[-5:]
             return {"error": f"{module} exited {process.returncode}: " + " | ".join(tail)}
         result: dict[str, Any] = json.loads(out.read_text())
+        if hung:  # it wrote its results, then did not exit
+            result["hung_at_exit"] = True
         return result
 
     def close(self) -> None:
@@ -107,7 +111,7 @@ class Bench:
 
 
 def section_launch(bench: Bench) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"teardown": []}
     for n in bench.args.hosts:
         config = bench.config(n)
         for mode in ("monitor", "app"):
@@ -116,7 +120,10 @@ def section_launch(bench: Bench) -> dict[str, Any]:
             for mode in ("monitor", "app"):
                 spawned = time.monotonic()
                 result = bench.child("launch_child", "--mode", mode, "--config", str(config),
-                                     "--timeout", "30", timeout=120)
+                                     "--timeout", "30", timeout=80)
+                if result.get("teardown_error") or result.get("hung_at_exit"):
+                    out["teardown"].append(f"{mode}/{n}: " + (result.get("teardown_error")
+                                           or "the process did not exit after writing"))
                 entry = out[f"{mode}/{n}"]
                 if "error" in result or result.get("filled") is None:
                     entry["errors"].append(result.get("error") or f"not filled: {result}")
@@ -258,8 +265,12 @@ def section_ingest(bench: Bench) -> dict[str, Any]:
 def start_idle_containers(bench: Bench, per_engine: int) -> list[str]:
     jobs = [(socket, f"bench-idle{i:02d}-1", f"idle{i:02d}")
             for socket in ENGINES.values() for i in range(1, per_engine + 1)]
+
+    def start(job: tuple[str, str, str]) -> str:
+        return bench.res.container(job[0], job[1], job[2], IDLE_CMD)
+
     with ThreadPoolExecutor(4) as pool:
-        return list(pool.map(lambda job: bench.res.container(*job, IDLE_CMD), jobs))
+        return list(pool.map(start, jobs))
 
 
 def window_cpu(groups: dict[str, tuple[list[int], bool]], seconds: float) -> dict[str, Any]:
@@ -459,11 +470,18 @@ def _interrupt(signum: int, _frame: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     common.load_lab_env()
-    up, status = common.lab_status()
+    up, down = common.lab_status()
+    deadline = time.monotonic() + 90
+    while not up and time.monotonic() < deadline:  # a test may have broken it for a moment
+        log("waiting for the lab: " + "; ".join(" ".join(d.split()[:2]) for d in down))
+        time.sleep(5)
+        up, down = common.lab_status()
     if not up:
-        print(status, file=sys.stderr)
+        print("\n".join(down), file=sys.stderr)
         print("bench: the lab is not up (make lab-up)", file=sys.stderr)
         return 2
+    for line in down:
+        log(f"lab component not up (not needed by the bench, noted): {line}")
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)
     bench = Bench(args)
@@ -474,12 +492,15 @@ def main(argv: list[str] | None = None) -> int:
         if swept:
             log(f"removed {swept} leftover bench containers")
         bench.results["machine"] = common.machine_info()
+        bench.results["lab_down"] = down
         runners = {"launch": section_launch, "byhand": section_byhand, "kill": section_kill,
                    "ingest": section_ingest, "idle": section_idle}
         for name in SECTIONS:
             if name in args.sections:
                 log(f"== {name}")
+                load = os.getloadavg()[0]
                 bench.results[name] = runners[name](bench)
+                bench.results.setdefault("loads", {})[name] = (load, os.getloadavg()[0])
     except KeyboardInterrupt:
         interrupted = True
         log("interrupted: cleaning up")

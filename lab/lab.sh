@@ -523,7 +523,7 @@ ssh_login() {  # NAME: full key login with strict host key checking
     port=$(ssh_port)
     ssh -i "$STATE/id_lab" -p "$port" -o UserKnownHostsFile="$STATE/known_hosts" \
         -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=3 \
-        -o IdentitiesOnly=yes -o LogLevel=ERROR -F /dev/null "root@${HOST_ADDR[$1]}" true
+        -o IdentitiesOnly=yes -o LogLevel=ERROR -F /dev/null "$LAB_USER@${HOST_ADDR[$1]}" true
 }
 
 host_start() {
@@ -540,7 +540,26 @@ host_start() {
     wait_until 15 "sshd $name" ssh_banner "${HOST_ADDR[$name]}" "$port"
 }
 
+# The lab's login: an alias of root (uid 0, so it reaches both Docker sockets)
+# whose shell is /bin/sh and whose home is the lab's own. Root's shell would
+# be bash, which runs ~/.bashrc for every SSH command (pyenv init there costs
+# ~0.2 s a command, and a session killed mid-`pyenv rehash` leaves a lock that
+# hangs every later command).
+LAB_USER=wrlab
+LAB_HOME=$RUN_DIR/home
+
+lab_user_up() {
+    mkdir -p "$LAB_HOME"
+    getent passwd "$LAB_USER" >/dev/null ||
+        useradd -o -u 0 -g 0 -M -p '*' -d "$LAB_HOME" -s /bin/sh -c "warroom lab" "$LAB_USER" 2>/dev/null
+}
+
+lab_user_down() {
+    if getent passwd "$LAB_USER" | grep -q ':warroom lab:'; then userdel -f "$LAB_USER" 2>/dev/null || true; fi
+}
+
 hosts_up() {
+    lab_user_up
     ssh_files_up
     local name
     for name in "${HOST_NAMES[@]}"; do host_start "$name"; done
@@ -895,7 +914,7 @@ data_dir = "$STATE/data"
 name = "web1"
 address = "${HOST_ADDR[web1]}"
 port = $port
-user = "root"
+user = "$LAB_USER"
 identity_file = "$STATE/id_lab"
 known_hosts = "$STATE/known_hosts"
 tags = ["lab", "shop"]
@@ -940,7 +959,7 @@ path = "$DISK_MNT"
 name = "web2"
 address = "${HOST_ADDR[web2]}"
 port = $port
-user = "root"
+user = "$LAB_USER"
 identity_file = "$STATE/id_lab"
 known_hosts = "$STATE/known_hosts"
 tags = ["lab", "blog"]
@@ -1027,6 +1046,7 @@ cmd_down() {
     fi
     if [[ -d $STATE ]]; then
         phase ssh hosts_down
+        lab_user_down
         phase tls tls_down
         phase s3 s3_down
         if command -v pg_lsclusters >/dev/null; then phase postgres pg_down; fi

@@ -30,7 +30,7 @@ def _host(name: str, address: str, known_hosts: Path, body: str = "") -> str:
 [[hosts]]
 name = "{name}"
 address = "{address}"
-user = "root"
+user = "wrlab"
 identity_file = "{STATE / 'id_lab'}"
 known_hosts = "{known_hosts}"
 {body}

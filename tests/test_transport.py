@@ -277,7 +277,7 @@ async def test_ssh_config_alias_is_honoured(
     ssh_dir = tmp_path / ".ssh"
     ssh_dir.mkdir()
     (ssh_dir / "config").write_text(
-        "Host shop-prod\n  HostName 127.0.0.3\n  User root\n"
+        "Host shop-prod\n  HostName 127.0.0.3\n  User wrlab\n"
         f"  IdentityFile {state / 'id_lab'}\n"
     )
     monkeypatch.setenv("HOME", str(tmp_path))

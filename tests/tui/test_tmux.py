@@ -108,7 +108,11 @@ def test_hostile_log_lines_in_a_real_terminal(console: Tmux) -> None:
     assert "␛]52;c;" in screen  # the OSC 52 clipboard write shows as text
     assert "␛[2J" in screen and "␍" in screen
     console.keys("/")
-    console.keys("click", "Enter")
+    console.wait_for("search: text, or re:REGEX")
+    time.sleep(0.3)
+    console.keys("click")
+    time.sleep(0.3)
+    console.keys("Enter")
     screen = console.wait_for("search ")
     assert re.search(r"search [1-9][0-9]*/[1-9][0-9]*: click", screen), screen
     assert console.alive()
