@@ -102,9 +102,9 @@ async def test_api_down_walked_through_to_the_report(
         async def run_current(expected: StepStatus, timeout: float = 30) -> str:
             checklist = app.desk.checklist(incident.id)
             assert checklist is not None and checklist.current is not None
-            step_id = checklist.current.id
+            step_id, kind = checklist.current.id, checklist.current.kind
             await pilot.press("x")
-            if checklist.current.kind == "action":
+            if kind == "action":
                 await until(lambda: type(app.screen).__name__ == "ConfirmScreen", 5, pilot)
                 await pilot.press("y")
 
