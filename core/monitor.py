@@ -11,12 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 
 from core.config import Config
 from core.hosts import Fleet, Host, LinkEvent
-from core.probes.collect import HostProbes
+from core.probes.collect import PROBE_FIELDS, HostProbes
 from core.state import HostState
+
+SLOW_PROBES: dict[str, float] = {
+    "containers": 15.0,  # changes arrive by Docker events at once; this resyncs and samples CPU
+    "docker_df": 60.0,
+    "certs": 300.0,  # certificates change by the day
+    "backups": 60.0,  # backups arrive by the hour
+}
+"""Seconds between refreshes of probes whose data changes slowly or is pushed."""
+
+CLOSE_TIMEOUT = 3.0
+"""Seconds :meth:`Monitor.close` waits for each part to stop."""
 
 StateListener = Callable[[HostState], None]
 LinkListener = Callable[[LinkEvent], None]
@@ -77,11 +89,24 @@ class Monitor:
         probes = self.probes[host.name]
         wake = self._wake[host.name]
         interval = self.config.settings.refresh_seconds
+        last: dict[str, float] = {}
+        woken = True
         while True:
             wake.clear()
-            self._publish(await probes.refresh())
-            with contextlib.suppress(TimeoutError):
+            now = time.monotonic()
+            due = tuple(
+                field for field in PROBE_FIELDS
+                if woken or now - last.get(field, -1e9) >= max(interval, SLOW_PROBES.get(field, 0))
+            )
+            for field in due:
+                last[field] = now
+            self._publish(await probes.refresh(only=due))
+            woken = False
+            try:
                 await asyncio.wait_for(wake.wait(), interval)
+                woken = True  # a link change or an explicit refresh: everything, now
+            except TimeoutError:
+                pass
 
     async def _watch_containers(self, host: Host) -> None:
         probes = self.probes[host.name]
@@ -94,11 +119,11 @@ class Monitor:
             unsubscribe()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:  # bounded: quitting must never hang on a stuck reader
+            await asyncio.wait(self._tasks, timeout=CLOSE_TIMEOUT)
         self._tasks.clear()
         for probes in self.probes.values():
             with contextlib.suppress(Exception):
-                await probes.close()
-        await self.fleet.close()
+                await asyncio.wait_for(probes.close(), CLOSE_TIMEOUT)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.fleet.close(), CLOSE_TIMEOUT)

@@ -13,12 +13,9 @@ from __future__ import annotations
 import re
 
 _BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f"
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f" + _BIDI + "]")
 
 
-def _stand_in(match: re.Match[str]) -> str:
-    char = match.group()
-    code = ord(char)
+def _stand_in(code: int) -> str:
     if code == 0x1B:
         return "␛"
     if code < 0x20:
@@ -30,8 +27,19 @@ def _stand_in(match: re.Match[str]) -> str:
     return f"<U+{code:04X}>"
 
 
+_TABLE = {
+    code: _stand_in(code)
+    for code in (*range(0x00, 0x09), *range(0x0A, 0x20), *range(0x7F, 0xA0), *map(ord, _BIDI))
+}
+"""Every character the terminal could act on → its visible stand-in (one pass: str.translate)."""
+
+_ANY = re.compile("[" + re.escape("".join(map(chr, _TABLE))) + "]")
+
+
 def visible(text: str, tab_size: int = 4) -> str:
     """``text`` with control characters replaced by visible stand-ins and tabs expanded."""
     if "\t" in text:
         text = text.expandtabs(tab_size)
-    return _CONTROL.sub(_stand_in, text)
+    if _ANY.search(text) is None:  # the common case: nothing to replace
+        return text
+    return text.translate(_TABLE)

@@ -39,6 +39,13 @@ from core.hosts.base import (
 )
 from core.hosts.hostkeys import HostKeyPolicy
 
+PREFERRED_CIPHERS = (
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "aes128-ctr",
+    "aes256-ctr",
+    "chacha20-poly1305@openssh.com",
+)
 BACKOFF_FIRST = 0.5
 BACKOFF_CAP = 30.0
 
@@ -242,6 +249,10 @@ class SshHost:
             "connect_timeout": cfg.connect_timeout,
             "login_timeout": cfg.connect_timeout,
             "client_factory": lambda: client,
+            # AES-GCM runs in OpenSSL (AES-NI); asyncssh's chacha20-poly1305 falls
+            # back to pure-Python poly1305 without libnacl, a bottleneck for logs.
+            "encryption_algs": list(PREFERRED_CIPHERS),
+            "compression_algs": None,
         }
         if cfg.port:
             options["port"] = cfg.port

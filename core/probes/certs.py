@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 import shlex
 import ssl
@@ -164,9 +165,19 @@ async def _peer_der(
     return bytes(der)
 
 
+@functools.lru_cache(maxsize=32)
 def verifying_context(ca_file: str = "") -> ssl.SSLContext:
-    """A context that checks the chain (against ``ca_file`` if given) and the host name."""
+    """A context that checks the chain (against ``ca_file`` if given) and the host name.
+
+    Cached: loading a trust store costs tens of milliseconds, and a context
+    is safe to share between connections.
+    """
     return ssl.create_default_context(cafile=ca_file or None)
+
+
+def default_tls_context() -> ssl.SSLContext:
+    """The system trust store, loaded once per process (shared by the HTTP checks)."""
+    return verifying_context("")
 
 
 def inspecting_context() -> ssl.SSLContext:

@@ -76,11 +76,16 @@ class DockerClient:
             raise ProbeError(ProbeStatus.HOST_DOWN, host_down_reason(self.host))
         if self._client is None:
             path = await self.host.forward_unix_socket(self.socket)
+            # plain HTTP over a unix socket: no TLS, so skip loading the CA bundle
+            # (~0.2 s on the event loop); keep-alive for every connection, so a
+            # burst of requests does not open and close SSH channels
             transport = httpx.AsyncHTTPTransport(
-                uds=path, limits=httpx.Limits(max_connections=16, max_keepalive_connections=8)
+                uds=path, verify=False,
+                limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
             )
             self._client = httpx.AsyncClient(
-                transport=transport, base_url="http://docker", timeout=self.timeout
+                transport=transport, base_url="http://docker", timeout=self.timeout,
+                verify=False,
             )
         if not self.api_version:
             try:

@@ -25,6 +25,7 @@ import httpx
 from core.config import EndpointConfig
 from core.hosts.base import Host
 from core.probes.base import SEPARATOR, failed, host_down_reason, host_is_up, ok
+from core.probes.certs import default_tls_context
 from core.state import EndpointCheck, ProbeResult, ProbeStatus
 
 BODY_LIMIT = 1024 * 1024
@@ -221,6 +222,7 @@ class EndpointsProbe:
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(
+                verify=default_tls_context(),
                 follow_redirects=False,
                 headers={"User-Agent": "warroom-healthcheck"},
                 limits=httpx.Limits(max_connections=16, max_keepalive_connections=4),

@@ -72,6 +72,7 @@ class DashboardScreen(Screen[None]):
         self.all_hosts = False
         self.ready = False
         """True once composed and mounted (and until unmounted)."""
+        self._incidents_signature: tuple[object, ...] | None = None
 
     @property
     def warroom(self) -> WarroomApp:
@@ -131,12 +132,24 @@ class DashboardScreen(Screen[None]):
             self._render_title()
 
     def show_incidents(self) -> None:
-        """Redraw the incident panel, its tab label and the overview's incident counts."""
+        """Redraw the incident panel, its tab label and the overview's incident counts.
+
+        Runs every second for the response timers: the panel is redrawn only
+        while it is shown, the rest only when the incidents changed.
+        """
         desk = self.warroom.desk
         incidents = desk.incidents()
+        tabs = self.query_one(TabbedContent)
+        if tabs.active == "incidents":
+            self.query_one(IncidentsTable).show_incidents(incidents, desk.scheme)
+        signature = tuple((i.id, i.severity, i.status) for i in incidents)
+        if signature == self._incidents_signature:
+            return
+        self._incidents_signature = signature
         self.query_one(IncidentsTable).show_incidents(incidents, desk.scheme)
-        tab = self.query_one(TabbedContent).get_tab("incidents")
-        tab.label = f"Incidents ({len(incidents)})" if incidents else "Incidents"
+        tabs.get_tab("incidents").label = (
+            f"Incidents ({len(incidents)})" if incidents else "Incidents"
+        )
         self._render_overview()
 
     def _render_overview(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import TYPE_CHECKING, ClassVar
 
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from tui.app import WarroomApp
 
 TAIL_LINES = 500
+YIELD_EVERY = 256
+"""Lines taken from a log stream before the worker lets the event loop run."""
 
 
 class LogScreen(Screen[None]):
@@ -83,8 +86,12 @@ class LogScreen(Screen[None]):
             source = probes.follow_log_file(self.file_path, TAIL_LINES)
         else:
             source = probes.follow_container_logs(self.container_id, TAIL_LINES)
+        count = 0
         async for _stream, line in source:
             view.append(line)
+            count += 1
+            if count % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a firehose must not starve key presses
         self.source_error = "log stream ended"
         self._status()
 
