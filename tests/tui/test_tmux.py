@@ -209,10 +209,13 @@ def test_two_consoles_see_each_others_steps(
         assert time.monotonic() - started <= 2.5
         assert "passed" in screen
         bob.keys("n")
-        bob.wait_for("Note")
-        bob.keys("checked the proxy too", "Enter")
-        alice.keys("o")
-        alice.wait_for("bob", timeout=5)
+        bob.wait_for("Add a note")
+        time.sleep(0.3)
+        bob.keys("checked the proxy too")
+        time.sleep(0.3)
+        bob.keys("Enter")
+        screen = alice.wait_for("checked the proxy too", timeout=5)
+        assert "by bob" in screen
     finally:
         alice.kill()
         bob.kill()

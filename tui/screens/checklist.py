@@ -199,9 +199,10 @@ class ChecklistScreen(Screen[None]):
             command, missing = self._command(step)
             host, _, _ = self._target(step)
             text.append("\n$ ", style="bold")
-            text.append_text(safe_text(command))
+            text.append_text(safe_text(command.strip()))
             where = f"SQL on {host}'s database" if step.runner == "sql" else f"on {host}"
-            text.append_text(safe_text(f"\n  {where}", style=theme_color(self, "state-muted")))
+            text.append("\n")
+            text.append_text(safe_text(f"  {where}", style=theme_color(self, "state-muted")))
             if missing:
                 text.append(f"  (will ask for: {', '.join(missing)})",
                             style=theme_color(self, "state-warn"))
@@ -214,6 +215,9 @@ class ChecklistScreen(Screen[None]):
         else:
             keys = "d done · s skip · n note · p back"
         text.append(f"\n{keys}", style=theme_color(self, "state-muted"))
+        for note in checklist.record(step.id).notes[-3:]:
+            text.append("\nnote ", style="bold")
+            text.append_text(safe_text(f"by {note.operator}: {note.text}"))
         step_box.update(text)
         result_box.update(self._result_text(checklist.record(step.id)))
 
@@ -438,7 +442,8 @@ class ChecklistScreen(Screen[None]):
 
     @work(exclusive=False, group="prompt")
     async def action_note(self) -> None:
-        text = await self.app.push_screen_wait(PromptScreen("Note"))
+        text = await self.app.push_screen_wait(
+            PromptScreen("Add a note (everyone on this incident sees it):"))
         if not text:
             return
         checklist = self._checklist()
