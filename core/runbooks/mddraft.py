@@ -17,7 +17,7 @@ from typing import Any
 from core.runbooks.mdseverity import Marker, SeverityReader
 from core.runbooks.model import CONTEXT_VARIABLES, END
 from core.runbooks.placeholders import Found, find_placeholders, find_secrets
-from core.runbooks.template import escape
+from core.runbooks.template import escape, shell_quote_state
 
 
 @dataclass(frozen=True)
@@ -228,7 +228,7 @@ class Build:
         dummy: list[str] = []
         pos = 0
         for found in spans:
-            state = _quote_state(raw, found.start)
+            state = shell_quote_state(raw, found.start)
             name = self._variable(found, line)
             literal = raw[pos : found.start]
             if sql and state == "'":
@@ -250,24 +250,6 @@ class Build:
         dummy.append(raw[pos:])
         return "".join(out), "".join(dummy)
 
-
-def _quote_state(text: str, pos: int) -> str:
-    state = ""
-    i = 0
-    while i < pos:
-        ch = text[i]
-        if state == "'":
-            if ch == "'":
-                state = ""
-        elif ch == "\\":
-            i += 1
-        elif state == '"':
-            if ch == '"':
-                state = ""
-        elif ch in "'\"":
-            state = ch
-        i += 1
-    return state
 
 
 def slug(text: str, limit: int = 40) -> str:

@@ -198,19 +198,27 @@ def quoted_placeholders(template: str) -> list[str]:
             if state:
                 found.append(segment.name)
             continue
-        text = segment.text
-        i = 0
-        while i < len(text):
-            ch = text[i]
-            if state == "'":
-                if ch == "'":
-                    state = ""
-            elif ch == "\\":
-                i += 1
-            elif state == '"':
-                if ch == '"':
-                    state = ""
-            elif ch in "'\"":
-                state = ch
-            i += 1
+        state = shell_quote_state(segment.text, len(segment.text), state)
     return found
+
+
+def shell_quote_state(text: str, end: int, state: str = "") -> str:
+    """The shell quoting in force after ``text[:end]``: ``""``, ``"'"`` or ``'"'``.
+
+    ``state`` is the quoting in force before ``text`` starts.
+    """
+    i = 0
+    while i < end:
+        ch = text[i]
+        if state == "'":
+            if ch == "'":
+                state = ""
+        elif ch == "\\":
+            i += 1
+        elif state == '"':
+            if ch == '"':
+                state = ""
+        elif ch in "'\"":
+            state = ch
+        i += 1
+    return state
