@@ -17,10 +17,10 @@ import random
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncssh
 
@@ -77,6 +77,28 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return exc.strerror or str(exc)
     return str(exc) or type(exc).__name__
+
+
+T = TypeVar("T")
+
+CHANNEL_RETRIES = 4
+
+
+async def _open_retrying(open_channel: Callable[[], Awaitable[T]]) -> T:
+    """Open a session channel, retrying briefly when sshd refuses it.
+
+    sshd frees a session slot a moment after the client sees the channel
+    close, so a burst kept under MaxSessions can still meet "no more
+    sessions"; the slot is free again within milliseconds.
+    """
+    for attempt in range(CHANNEL_RETRIES):
+        try:
+            return await open_channel()
+        except asyncssh.ChannelOpenError:
+            if attempt == CHANNEL_RETRIES - 1:
+                raise
+            await asyncio.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 class SshStream:
@@ -315,7 +337,9 @@ class SshHost:
         try:
             async with self._sessions:
                 result = await asyncio.wait_for(
-                    conn.run(text, input=input, check=False, errors="replace"), timeout
+                    _open_retrying(lambda: conn.run(text, input=input, check=False,
+                                                    errors="replace")),
+                    timeout,
                 )
         except TimeoutError:
             return failed(f"timed out after {timeout:g} s")
@@ -357,9 +381,9 @@ class SshHost:
         try:
             if conn is None:
                 raise ConnectionError(self._unavailable())
-            process = await conn.create_process(
+            process = await _open_retrying(lambda: conn.create_process(
                 text, stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
-            )
+            ))
         except (asyncssh.Error, OSError) as exc:
             stream.error = describe_error(exc)
             await stream.close()
