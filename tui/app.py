@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -150,7 +152,8 @@ class WarroomApp(App[int]):
     def on_host_state_changed(self, message: HostStateChanged) -> None:
         self.states[message.state.name] = message.state
         for screen in self._dashboards():
-            screen.show_state(message.state)
+            with contextlib.suppress(NoMatches):  # torn down between check and call
+                screen.show_state(message.state)
         self._evaluate()
 
     def _evaluate(self) -> None:
@@ -179,14 +182,16 @@ class WarroomApp(App[int]):
 
     def on_incidents_changed(self, message: IncidentsChanged) -> None:
         for dashboard in self._dashboards():
-            dashboard.show_incidents()
+            with contextlib.suppress(NoMatches):
+                dashboard.show_incidents()
         for screen in self.screen_stack:
             if isinstance(screen, ChecklistScreen) and screen.is_mounted:
                 screen.show()
 
     def on_link_changed(self, message: LinkChanged) -> None:
         for screen in self._dashboards():
-            screen.show_link(message.event)
+            with contextlib.suppress(NoMatches):
+                screen.show_link(message.event)
 
     # -- actions ---------------------------------------------------------------
 
