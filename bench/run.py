@@ -362,6 +362,7 @@ def profile_idle(bench: Bench, pid: int, seconds: int = 30) -> dict[str, Any]:
     """Sample the idle console with py-spy (bench/.venv) after the CPU window."""
     pyspy = common.BENCH_VENV / "bin" / "py-spy"
     if not pyspy.exists():
+        ensure_bench_venv()
         subprocess.run([str(common.BENCH_VENV / "bin" / "pip"), "install", "--quiet",
                         "--disable-pip-version-check", "py-spy"], check=False)
     if not pyspy.exists():
@@ -376,12 +377,18 @@ def profile_idle(bench: Bench, pid: int, seconds: int = 30) -> dict[str, Any]:
     return report.pyspy_summary(path.read_text(), seconds)
 
 
+def ensure_bench_venv() -> None:
+    """Create bench/.venv (the baselines' and profilers' own venv) if it is missing."""
+    if not (common.BENCH_VENV / "bin" / "pip").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(common.BENCH_VENV)], check=True)
+
+
 def ensure_glances() -> Path:
     glances = common.BENCH_VENV / "bin" / "glances"
     if glances.exists():
         return glances
     log("creating bench/.venv with Glances (PyPI: glances, docker, python-dateutil)")
-    subprocess.run([sys.executable, "-m", "venv", str(common.BENCH_VENV)], check=True)
+    ensure_bench_venv()
     subprocess.run([str(common.BENCH_VENV / "bin" / "pip"), "install", "--quiet",
                     "--disable-pip-version-check", "glances", "docker", "python-dateutil"],
                    check=True)

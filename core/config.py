@@ -180,10 +180,13 @@ class SettingsConfig:
     audit_log: str = ""
     runbook_dirs: tuple[str, ...] = ()
     refresh_seconds: float = 5.0
+    background_refresh_seconds: float = 15.0
 
     def __post_init__(self) -> None:
         if self.refresh_seconds <= 0:
             raise ValueError("refresh_seconds must be positive")
+        if self.background_refresh_seconds <= 0:
+            raise ValueError("background_refresh_seconds must be positive")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from core.config import Config
 from core.hosts import Fleet, Host, LinkEvent
@@ -26,6 +26,11 @@ SLOW_PROBES: dict[str, float] = {
     "backups": 60.0,  # backups arrive by the hour
 }
 """Seconds between refreshes of probes whose data changes slowly or is pushed."""
+
+BACKGROUND_SLOW_PROBES: dict[str, float] = {
+    "containers": 60.0,  # off screen: no stats to sample, events keep the list current
+}
+"""The same, for hosts not in focus (see :meth:`Monitor.focus`)."""
 
 CLOSE_TIMEOUT = 3.0
 """Seconds :meth:`Monitor.close` waits for each part to stop."""
@@ -53,12 +58,15 @@ class Monitor:
         self._wake: dict[str, asyncio.Event] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe: list[Callable[[], None]] = []
+        self._focus: frozenset[str] | None = None
+        self._refocused: set[str] = set()
 
     async def start(self) -> None:
         """Start connecting and refreshing every host."""
         for host in self.fleet:
             host_config = self.config.host(host.name)
-            self.probes[host.name] = HostProbes(host, host_config)
+            self.probes[host.name] = probes = HostProbes(host, host_config)
+            probes.set_container_stats(self.in_focus(host.name))
             self._wake[host.name] = asyncio.Event()
             self._unsubscribe.append(host.subscribe(self._link_changed))
         await self.fleet.start()
@@ -75,6 +83,36 @@ class Monitor:
         if wake is not None:
             wake.set()
 
+    def focus(self, hosts: Iterable[str] | None) -> None:
+        """The hosts on screen (None: every host); they get the full refresh rate.
+
+        Hosts in focus are refreshed every ``refresh_seconds`` and their
+        containers' CPU and memory are sampled.  The others are still watched
+        for incidents: container changes arrive by events at once, polled
+        probes run every ``background_refresh_seconds``, and container stats
+        (a request per container, display only) are not sampled.  A host
+        that comes into focus is refreshed at once.
+        """
+        before = self._focus
+        self._focus = None if hosts is None else frozenset(hosts)
+        for name, probes in self.probes.items():
+            shown = self.in_focus(name)
+            probes.set_container_stats(shown)
+            if shown and before is not None and name not in before:
+                self._refocused.add(name)  # refresh what is due at the faster rate, now
+                self._wake[name].set()
+
+    def in_focus(self, host: str) -> bool:
+        """Whether ``host`` is one the console shows (see :meth:`focus`)."""
+        return self._focus is None or host in self._focus
+
+    def interval(self, host: str) -> float:
+        """Seconds between refreshes of ``host``'s polled probes."""
+        settings = self.config.settings
+        if self.in_focus(host):
+            return settings.refresh_seconds
+        return max(settings.refresh_seconds, settings.background_refresh_seconds)
+
     def refresh_now(self, host: str | None = None) -> None:
         """Ask for an immediate refresh of one host (or every host)."""
         for name, wake in self._wake.items():
@@ -88,15 +126,17 @@ class Monitor:
     async def _loop(self, host: Host) -> None:
         probes = self.probes[host.name]
         wake = self._wake[host.name]
-        interval = self.config.settings.refresh_seconds
         last: dict[str, float] = {}
         woken = True
         while True:
             wake.clear()
+            interval = self.interval(host.name)
+            slow = SLOW_PROBES if self.in_focus(host.name) else {
+                **SLOW_PROBES, **BACKGROUND_SLOW_PROBES}
             now = time.monotonic()
             due = tuple(
                 field for field in PROBE_FIELDS
-                if woken or now - last.get(field, -1e9) >= max(interval, SLOW_PROBES.get(field, 0))
+                if woken or now - last.get(field, -1e9) >= max(interval, slow.get(field, 0))
             )
             for field in due:
                 last[field] = now
@@ -104,9 +144,12 @@ class Monitor:
             woken = False
             try:
                 await asyncio.wait_for(wake.wait(), interval)
-                woken = True  # a link change or an explicit refresh: everything, now
+                # a link change or an explicit refresh: everything, now; a host
+                # just brought on screen: what is due at its new rate
+                woken = host.name not in self._refocused
             except TimeoutError:
                 pass
+            self._refocused.discard(host.name)
 
     async def _watch_containers(self, host: Host) -> None:
         probes = self.probes[host.name]

@@ -29,6 +29,17 @@ def human_duration(seconds: float | None) -> str:
     return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
 
 
+def human_age(seconds: float | None) -> str:
+    """Like :func:`human_duration`, to the minute past the first minute (``3m``, ``1h02m``).
+
+    For columns redrawn on every refresh (container uptime): seconds matter
+    only while a thing is new (``12s``: it just restarted).
+    """
+    if seconds is not None and 60 <= seconds < 3600:
+        return f"{int(seconds) // 60}m"
+    return human_duration(seconds)
+
+
 def percent(value: float | None) -> str:
     """``12.345`` → ``12.3%``; ``None`` → ``-``."""
     return "-" if value is None else f"{value:.1f}%"

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from core.state import Container
-from core.units import human_bytes, human_duration, percent
+from core.units import human_age, human_bytes, percent
 from widgets.colors import state_color
 from widgets.safe import safe_text
 
@@ -69,7 +69,7 @@ class ContainersTable(DataTable[Text]):
             Text(state, style=state_color(self, c.state)),
             Text(c.health or "-", style=state_color(self, c.health) if c.health else ""),
             Text(str(c.restart_count)),
-            Text(human_duration(uptime)),
+            Text(human_age(uptime)),
             Text(percent(c.cpu_percent)),
             Text(human_bytes(c.memory_bytes)),
             safe_text(_ports(c)),

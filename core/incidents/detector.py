@@ -35,6 +35,26 @@ class _Track:
     finding: Finding | None = None
     active: bool = False
     cleared_at: float | None = None
+    stamped: Finding | None = None  # ``finding`` with ``since`` set, made once per finding
+    stamped_from: Finding | None = None
+
+    def reported(self) -> Finding:
+        """The finding as reported: with ``since`` = when its condition was first seen."""
+        assert self.finding is not None
+        if self.stamped is None or self.stamped_from is not self.finding:
+            self.stamped = dataclasses.replace(self.finding, since=self.first_seen)
+            self.stamped_from = self.finding
+        return self.stamped
+
+
+RECHECK_SECONDS = 5.0
+"""How long the conditions of an unchanged host snapshot are reused.
+
+The console evaluates every second (so a condition that must hold N seconds
+opens on time); a host's conditions change with its snapshot, and the few
+that change with the clock alone (backup age, certificate days, a restart
+window) move by the hour, the day or the minute, so they are re-checked
+this often."""
 
 
 class Detector:
@@ -58,6 +78,7 @@ class Detector:
             if host.backup is not None:
                 self._context.backup_max_age_hours[host.name] = host.backup.max_age_hours
         self._tracks: dict[str, _Track] = {}
+        self._cache: dict[str, tuple[HostState, float, dict[str, list[Finding] | None]]] = {}
         self.recovered: list[str] = []
         """Keys whose findings recovered (clear for their hold) during the last evaluate."""
 
@@ -71,12 +92,22 @@ class Detector:
         found: dict[str, Finding] = {}
         evaluated: set[tuple[str, str]] = set()
         for host, state in states.items():
-            results: dict[str, list[Finding] | None] = {}
-            for rule_id, rule in self.rules.items():
-                check = HOST_RULES.get(rule_id)
-                if check is not None:
-                    results[rule_id] = check(state, rule, self._context)
-            results.update(container_findings(state, self._context, self.rules))
+            cached = self._cache.get(host)
+            if (
+                self.durations
+                and cached is not None
+                and cached[0] is state
+                and 0 <= now - cached[1] < RECHECK_SECONDS
+            ):
+                results = cached[2]
+            else:
+                results = {}
+                for rule_id, rule in self.rules.items():
+                    check = HOST_RULES.get(rule_id)
+                    if check is not None:
+                        results[rule_id] = check(state, rule, self._context)
+                results.update(container_findings(state, self._context, self.rules))
+                self._cache[host] = (state, now, results)
             for rule_id, findings in results.items():
                 if findings is None:
                     continue
@@ -122,7 +153,7 @@ class Detector:
                 del self._tracks[key]
                 self.recovered.append(key)
         findings = [
-            dataclasses.replace(track.finding, since=track.first_seen)
+            track.reported()
             for track in self._tracks.values()
             if track.active and track.finding is not None
         ]
@@ -143,6 +174,7 @@ class Detector:
             else:
                 track.active = True
                 track.first_seen = min(track.first_seen, detected_at)
+                track.stamped = None
 
     def state_of(self, key: str) -> ConditionState | None:
         """``pending`` (holding, not yet long enough), ``active``, ``clearing``, or ``None``."""

@@ -120,6 +120,19 @@ class IncidentTracker:
                 return target
         return None
 
+    def _owners(self) -> dict[str, str]:
+        """:meth:`find` for every key at once (one pass over the incidents)."""
+        owners: dict[str, str] = {}
+        for incident_id, view in self.views.items():
+            if view.incident is None:
+                continue
+            target = self._target(incident_id)
+            target_view = self.views.get(target)
+            if target_view and target_view.incident and target_view.incident.is_open:
+                for key in view.keys:
+                    owners.setdefault(key, target)
+        return owners
+
     def active_conditions(self) -> list[tuple[str, float]]:
         """``(key, detected_at)`` of every condition an unresolved incident says still holds."""
         return [
@@ -170,11 +183,16 @@ class IncidentTracker:
         """Open, update, escalate, reopen and recover incidents; returns the events written."""
         now = time.time() if now is None else now
         written: list[Event] = []
+        owners: dict[str, str] | None = None  # find() for every key; rebuilt after a write
+        indexed_at = 0
         for finding in findings:
             self.latest[finding.key] = finding
-            owner = self.find(finding.key)
+            if owners is None or indexed_at != len(written):
+                owners, indexed_at = self._owners(), len(written)
+            owner = owners.get(finding.key)
             if owner is None:
                 owner, event = self._open(finding, now)
+                owners = None
                 if event is not None:
                     written.append(event)
                     continue

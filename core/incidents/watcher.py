@@ -4,7 +4,7 @@
 ``stat`` per file per poll, reading only what grew), keeps a byte offset
 per file, waits for the newline of a line still being written, and returns
 the new events whose ``origin`` is not its own.  Poll every 0.25–0.5 s and
-two consoles see each other well within 2 s.
+two consoles see each other within a second.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from core.incidents.journal import JOURNAL_NAME, Event, parse_lines
 from core.incidents.model import is_incident_id
 
-DEFAULT_INTERVAL = 0.3
+DEFAULT_INTERVAL = 0.5
 
 
 class JournalWatcher:

@@ -105,6 +105,11 @@ class HostProbes:
             "backups": self.backups,
         }
 
+    def set_container_stats(self, enabled: bool) -> None:
+        """Sample container CPU and memory on this host, or stop (see ContainersProbe.set_stats)."""
+        if self.containers is not None:
+            self.containers.set_stats(enabled)
+
     def _probe(self, field: str) -> Probe | None:
         return self.probes()[field]
 

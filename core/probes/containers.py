@@ -66,8 +66,12 @@ STATE_EVENTS = frozenset(
 )
 """Container event actions after which the container is inspected again."""
 
-FULL_INSPECT_SECONDS = 30.0
-"""Every container is re-inspected at least this often, events or not."""
+FULL_INSPECT_SECONDS = 300.0
+"""Every container is re-inspected at least this often, events or not.
+
+Changes arrive by ``/events`` and show in the list's state and status (its
+signature), so this only guards against a missed event; each inspect is a
+round trip through the SSH connection, so it is rare."""
 
 
 # -- the probe ---------------------------------------------------------------------
@@ -185,6 +189,20 @@ class ContainersProbe:
         return fresh
 
     # -- stats -----------------------------------------------------------------------
+
+    def set_stats(self, enabled: bool) -> None:
+        """Sample CPU and memory (or stop sampling them) from now on.
+
+        Stats cost the engine and the SSH link a request per running
+        container, so a console samples only the hosts it shows.  Turning
+        them on starts a sample at once (twice for containers without a
+        previous one); turning them off keeps the last numbers.
+        """
+        if enabled == self.stats:
+            return
+        self.stats = enabled
+        if enabled and self._containers and host_is_up(self.host):
+            self._start_stats(twice=True)
 
     def _start_stats(self, twice: bool) -> asyncio.Task[None]:
         if self._stats_task is None or self._stats_task.done():

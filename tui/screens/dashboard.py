@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -69,6 +70,7 @@ class DashboardScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.current_host: str | None = None
+        self._title = Text()
         self.all_hosts = False
         self.ready = False
         """True once composed and mounted (and until unmounted)."""
@@ -105,6 +107,7 @@ class DashboardScreen(Screen[None]):
     def on_mount(self) -> None:
         names = [h.name for h in self.warroom.config.hosts]
         self.current_host = names[0] if names else None
+        self._sample_shown_hosts()
         self._render_overview()
         self._render_host()
         self.show_incidents()
@@ -171,7 +174,8 @@ class DashboardScreen(Screen[None]):
     def _render_title(self) -> None:
         title = self.query_one("#host-title", Static)
         if self.current_host is None:
-            title.update("no hosts configured")
+            self._title = Text("no hosts configured")
+            title.update(self._title)
             return
         host = self.warroom.fleet[self.current_host]
         names = [h.name for h in self.warroom.config.hosts]
@@ -181,7 +185,9 @@ class DashboardScreen(Screen[None]):
             text.append_text(safe_text(f": {host.reason}"))
         if self.all_hosts:
             text.append("  · containers of all hosts")
-        title.update(text)
+        if text != self._title:  # unchanged: no repaint
+            self._title = text
+            title.update(text)
 
     def _containers_for(self, state: HostState) -> None:
         table = self.query_one(ContainersTable)
@@ -223,11 +229,17 @@ class DashboardScreen(Screen[None]):
 
     # -- navigation ------------------------------------------------------------
 
+    def _sample_shown_hosts(self) -> None:
+        """Container CPU and memory are sampled for the hosts this screen shows only."""
+        shown = None if self.all_hosts else [self.current_host] if self.current_host else []
+        self.warroom.monitor.focus(shown)
+
     def select_host(self, name: str) -> None:
         """Show host ``name``'s panes."""
         if name == self.current_host:
             return
         self.current_host = name
+        self._sample_shown_hosts()
         self._render_host()
 
     def _step_host(self, step: int) -> None:
@@ -257,6 +269,7 @@ class DashboardScreen(Screen[None]):
 
     def action_toggle_all(self) -> None:
         self.all_hosts = not self.all_hosts
+        self._sample_shown_hosts()
         self._render_host()
         self.query_one(TabbedContent).active = "containers"
 
