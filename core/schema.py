@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -124,6 +125,12 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     raise TypeError(f"schema type {tp!r} is not supported")  # a bug in the schema, not the file
 
 
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    """``typing.get_type_hints`` once per class (it compiles every string annotation)."""
+    return typing.get_type_hints(cls)
+
+
 def build(cls: type[T], table: Any, path: str = "") -> T:
     """Build dataclass ``cls`` from a parsed TOML ``table``.
 
@@ -134,7 +141,7 @@ def build(cls: type[T], table: Any, path: str = "") -> T:
     if not isinstance(table, dict):
         raise SchemaError(path, f"expected a table, found {_found(table)}")
     assert dataclasses.is_dataclass(cls)
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     forbidden: Mapping[str, str] = getattr(cls, "FORBIDDEN_KEYS", {})
     for key in table:

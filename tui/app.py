@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -110,11 +111,12 @@ class WarroomApp(App[int]):
 
     async def on_mount(self) -> None:
         self.sub_title = self.config.source + ("  [READ-ONLY]" if self.read_only else "")
+        if self._start_monitor:  # first: the hosts connect while the screen is built
+            self.run_worker(self.monitor.start(), name="monitor", exclusive=True)
         await self.push_screen(DashboardScreen())
         if self._theme_warning:
             self.notify(self._theme_warning, severity="warning")
-        for error in self.desk.library.errors:
-            self.notify(str(error), title="runbook not loaded", severity="warning", timeout=10)
+        self.run_worker(self._load_runbooks(), name="runbooks", group="runbooks")
         if self._open_checklist:
             if self._open_checklist in self.desk.tracker.views:
                 await self.push_screen(ChecklistScreen(self._open_checklist))
@@ -123,8 +125,12 @@ class WarroomApp(App[int]):
                             severity="error", timeout=10)
         self.run_worker(self._watch_journal(), name="journal", exclusive=True, group="journal")
         self.set_interval(1.0, self._evaluate)
-        if self._start_monitor:
-            self.run_worker(self.monitor.start(), name="monitor", exclusive=True)
+
+    async def _load_runbooks(self) -> None:
+        """Parse the runbooks in a thread while the hosts connect; report the bad ones."""
+        library = await asyncio.to_thread(self.desk.load_runbooks)
+        for error in library.errors:
+            self.notify(str(error), title="runbook not loaded", severity="warning", timeout=10)
 
     async def action_quit(self) -> None:
         self._exiting = True

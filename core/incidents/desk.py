@@ -8,6 +8,7 @@ checklist in step with the journal.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -32,14 +33,30 @@ class IncidentDesk:
         self.config = config
         self.store = JournalStore(config.journal_dir, config.operator)
         self.scheme = SeverityScheme.from_config(config.severity)
-        self.library = library if library is not None else load_library(
-            config.settings.runbook_dirs
-        )
+        self._library = library
+        self._library_lock = threading.Lock()
         self.tracker = IncidentTracker(self.store, self.scheme, runbook_for=self._runbook_id)
         self.detector = Detector(config)
         self.answers: dict[str, dict[str, str]] = {}
         """Variables the operator gave per incident (kept in memory, not journaled)."""
         self.tracker.load()
+
+    @property
+    def library(self) -> RunbookLibrary:
+        """The runbooks (built-in and the config's directories), loaded on first use.
+
+        Loading parses and checks every runbook (a few hundred milliseconds):
+        call :meth:`load_runbooks` from a thread early to keep it off the
+        event loop.
+        """
+        return self.load_runbooks()
+
+    def load_runbooks(self) -> RunbookLibrary:
+        """Load the runbook library if it is not loaded yet (thread-safe); returns it."""
+        with self._library_lock:
+            if self._library is None:
+                self._library = load_library(self.config.settings.runbook_dirs)
+            return self._library
 
     def _runbook_id(self, finding: Finding) -> str:
         runbook = self.library.match(finding.runbook_signal)

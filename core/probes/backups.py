@@ -30,6 +30,7 @@ from botocore.exceptions import (
 
 from core.config import BackupConfig
 from core.probes.base import ProbeError, failed, ok
+from core.probes.shared import CONSOLE_CHECKS
 from core.state import BackupState, ProbeResult, ProbeStatus
 
 DENIED_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden", "403"}
@@ -148,6 +149,15 @@ class BackupsProbe:
             self._client = client
         return self._client
 
+    def _listing_key(self) -> tuple[Any, ...]:
+        """What makes two hosts' listings the same one (bucket, prefix, where, whose)."""
+        c = self.config
+        return ("s3", c.endpoint_url, c.region, c.bucket, c.prefix,
+                c.access_key_env, c.secret_key_env, self.timeout)
+
+    async def _list_in_thread(self) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self.list_objects)
+
     def list_objects(self) -> list[dict[str, Any]]:
         """Every object under the prefix (blocking: run it in a thread)."""
         paginator = self._s3().get_paginator("list_objects_v2")
@@ -159,7 +169,7 @@ class BackupsProbe:
     async def collect(self) -> ProbeResult[BackupState]:
         """List the prefix and summarise the newest backup; never raises."""
         try:
-            objects = await asyncio.to_thread(self.list_objects)
+            objects = await CONSOLE_CHECKS.run(self._listing_key(), self._list_in_thread)
         except asyncio.CancelledError:
             raise
         except ProbeError as exc:

@@ -77,7 +77,10 @@ class HostProbes:
         self.system = SystemProbe(host)
         self.postgres = PostgresProbe(host, config.postgres) if config.postgres else None
         files = config.certs.files if config.certs is not None else ()
-        self.certs = CertsProbe(host, config.tls, files) if (config.tls or files) else None
+        self.certs = (
+            CertsProbe(host, config.tls, files, connect_wait=connect_wait)
+            if (config.tls or files) else None
+        )
         self.endpoints = EndpointsProbe(host, config.endpoints) if config.endpoints else None
         self.backups = BackupsProbe(config.backup) if config.backup is not None else None
         self._state = HostState(config.name, reachable=False, reason="not refreshed yet")
@@ -120,6 +123,18 @@ class HostProbes:
         if self.host.state in (LinkState.CLOSED, LinkState.CONNECTING):
             await wait_settled(self.host, self.connect_wait)
 
+    def _needs_link(self, field: str) -> bool:
+        """Whether a probe runs through the SSH link (console-side ones start at once)."""
+        if field == "backups":
+            return False
+        if field == "endpoints":
+            return any(e.side != "console" for e in self.config.endpoints)
+        return True  # certs: TLS handshakes start at once, files wait (CertsProbe.collect)
+
+    async def _settled(self, probe: Probe) -> ProbeResult[Any]:
+        await self._settle()
+        return await probe.collect()
+
     def _link(self, state: HostState) -> HostState:
         up = host_is_up(self.host)
         reason = "" if up else (self.host.reason or f"link {self.host.state.value}")
@@ -133,8 +148,6 @@ class HostProbes:
         Yields an updated HostState each time one probe finishes, so a pane
         fills as soon as its data is there; the last item is the complete state.
         """
-        await self._settle()
-        self._state = self._link(self._state)
         fields = [f for f in PROBE_FIELDS if only is None or f in only]
         jobs: dict[asyncio.Task[ProbeResult[Any]], str] = {}
         for field in fields:
@@ -142,10 +155,12 @@ class HostProbes:
             if probe is None:
                 self._state = _with(self._state, field, not_configured(field))
                 continue
-            task = asyncio.create_task(guarded(field, probe.collect(), self.timeout))
+            collect = self._settled(probe) if self._needs_link(field) else probe.collect()
+            task = asyncio.create_task(guarded(field, collect, self.timeout))
             jobs[task] = field
         if not jobs:
-            yield self._state
+            await self._settle()
+            yield self._link(self._state)
             return
         try:
             pending = set(jobs)

@@ -18,6 +18,7 @@ import math
 import shlex
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import httpx
@@ -26,6 +27,7 @@ from core.config import EndpointConfig
 from core.hosts.base import Host
 from core.probes.base import SEPARATOR, failed, host_down_reason, host_is_up, ok
 from core.probes.certs import default_tls_context
+from core.probes.shared import CONSOLE_CHECKS
 from core.state import EndpointCheck, ProbeResult, ProbeStatus
 
 BODY_LIMIT = 1024 * 1024
@@ -240,7 +242,8 @@ class EndpointsProbe:
         needs_host = False
         for endpoint in self.endpoints:
             if endpoint.side in ("console", "both"):
-                jobs.append(check_console(self._http(), endpoint))
+                jobs.append(CONSOLE_CHECKS.run(
+                    ("http", endpoint), partial(check_console, self._http(), endpoint)))
             if endpoint.side in ("host", "both"):
                 needs_host = True
                 jobs.append(check_host(self.host, endpoint))
