@@ -5,7 +5,7 @@ Run by bench/run.py as ``python -m bench.ingest_child --mode MODE ...``:
 - ``raw``: the Engine API's log stream of ``--container`` read straight from
   ``--socket`` (no SSH, no parsing beyond counting newlines): what Docker
   itself can deliver, the ceiling of any console.
-- ``core``: ``HostProbes.follow_container_logs`` over SSH, lines counted, no UI.
+- ``core``: ``HostProbes.container_log_batches`` over SSH, lines counted, no UI.
 - ``app``: the real WarroomApp headless (160x48), the LogScreen of
   ``--container`` following it live: lines/s folded into the LogView, key
   presses (``space`` toggles follow) timed while lines pour in, RSS, and the
@@ -85,11 +85,11 @@ async def run_core(args: argparse.Namespace) -> dict[str, Any]:
     try:
         await fleet.start()
         await host.wait_up(15)
-        stream = probes.follow_container_logs(args.container, tail=0)
+        stream = probes.container_log_batches(args.container, tail=0)
         start = time.monotonic()
-        async for _line in stream:
-            lines += 1
-            if lines % 1000 == 0 and time.monotonic() - start >= args.seconds:
+        async for batch in stream:
+            lines += len(batch)
+            if time.monotonic() - start >= args.seconds:
                 break
         elapsed = time.monotonic() - start
         await stream.aclose()  # type: ignore[attr-defined]
@@ -114,7 +114,7 @@ def multiplexed_chunks(total_lines: int, chunk_size: int = 65536) -> list[bytes]
 
 
 def install_replay(chunks: list[bytes]) -> dict[str, int]:
-    """Make HostProbes.follow_container_logs read ``chunks`` (forever) instead of Docker."""
+    """Make HostProbes.container_log_batches read ``chunks`` (forever) instead of Docker."""
     import core.probes.collect as collect
     from core.probes.logs import Demultiplexer
 

@@ -265,7 +265,7 @@ def _ingest(results: dict[str, Any], summary: list[str], lines: list[str]) -> No
         "A container (`bench-firehose-1`, busybox `yes`, json-file log driver) prints as fast "
         "as it can. *raw*: the Engine API log stream read straight from the Docker socket "
         "(no SSH, no parsing): what Docker itself delivers. *core*: "
-        "`HostProbes.follow_container_logs` over SSH, no UI. *App live*: the real App "
+        "`HostProbes.container_log_batches` over SSH, no UI. *App live*: the real App "
         "headless, LogScreen following the container; lines/s folded into the LogView. "
         "*App replay*: the same App and LogScreen fed from an in-memory Docker multiplexed "
         "stream as fast as the event loop takes it — warroom's own ceiling (Demultiplexer, "

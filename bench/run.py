@@ -230,7 +230,7 @@ def section_ingest(bench: Bench) -> dict[str, Any]:
         log(f"ingest raw (Docker API, no SSH): {out['raw'].get('rate', math.nan):,.0f} lines/s")
         out["core"] = bench.child("ingest_child", "--mode", "core", *common_args,
                                   "--seconds", "5", timeout=60)
-        log(f"ingest core (follow_container_logs over SSH): "
+        log(f"ingest core (container_log_batches over SSH): "
             f"{out['core'].get('rate', math.nan):,.0f} lines/s")
         out["app"] = bench.child("ingest_child", "--mode", "app", *common_args,
                                  "--seconds", seconds, "--presses", str(bench.args.presses),

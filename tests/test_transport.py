@@ -17,7 +17,7 @@ from core.audit import Actions, AuditLog, ReadOnlyRefusal
 from core.config import Config, HostConfig
 from core.hosts import Fleet, LinkEvent, LinkState
 from core.hosts.local import LocalHost
-from core.hosts.ssh import SshHost
+from core.hosts.ssh import READ_CHUNK, SshHost
 from tests.conftest import LAB, host_variant, lab_sh
 
 pytestmark = pytest.mark.lab
@@ -171,6 +171,25 @@ async def test_twenty_concurrent_commands_share_one_connection(lab_host: HostCon
         )
         assert [r.exit_status for r in results] == [0] * 20
         assert [r.stdout for r in results] == [f"{i}\n" for i in range(20)]
+    finally:
+        await host.close()
+
+
+async def test_a_large_output_arrives_whole_in_bounded_socket_reads(lab_host: HostConfig) -> None:
+    """Reads from the SSH socket are small (keys stay answered during a flood), and
+    nothing is lost to it: 200,000 short lines arrive complete and in order."""
+    host = await _up(SshHost(lab_host))
+    try:
+        conn = host._conn
+        assert conn is not None
+        transport = getattr(conn, "_transport", None)
+        assert getattr(transport, "max_size", None) == READ_CHUNK, (
+            "asyncssh's transport changed: the read bound no longer applies"
+        )
+        result = await host.run(["seq", "1", "200000"], timeout=60)
+        lines = result.stdout.splitlines()
+        assert result.exit_status == 0
+        assert lines[0] == "1" and lines[-1] == "200000" and len(lines) == 200_000
     finally:
         await host.close()
 

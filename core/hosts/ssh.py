@@ -84,6 +84,25 @@ T = TypeVar("T")
 CHANNEL_RETRIES = 4
 
 
+READ_CHUNK = 16 * 1024
+"""Bytes read from an SSH socket at a time (asyncio reads up to 256 KiB)."""
+
+
+def _bound_reads(conn: asyncssh.SSHClientConnection) -> None:
+    """Read the connection's socket in :data:`READ_CHUNK` pieces.
+
+    asyncssh handles every packet of a read before the event loop runs
+    anything else; a 256 KiB read of small packets (a container logging as
+    fast as it can: a line or two per packet) is over 100 ms of work during
+    which no key press is answered.  Smaller reads let the loop interleave.
+    The asyncio transport is not public in asyncssh: if it is not there,
+    nothing changes.
+    """
+    transport = getattr(conn, "_transport", None)
+    if transport is not None and isinstance(getattr(transport, "max_size", None), int):
+        transport.max_size = READ_CHUNK
+
+
 async def _open_retrying(open_channel: Callable[[], Awaitable[T]]) -> T:
     """Open a session channel, retrying briefly when sshd refuses it.
 
@@ -249,6 +268,7 @@ class SshHost:
                 self._set_state(LinkState.RECONNECTING, reason)
                 continue
             self._conn = conn
+            _bound_reads(conn)
             delays = backoff_delays(*self._backoff)
             await self._restore_forwards(conn)
             self._set_state(LinkState.UP)

@@ -233,13 +233,13 @@ class HostProbes:
             return await self.postgres.terminate_backend(pid)
         raise ValueError(f"unknown backend action {verb!r} (cancel or terminate)")
 
-    async def follow_container_logs(
+    async def container_log_batches(
         self, container_id: str, tail: int = 200, since: float | None = None
-    ) -> AsyncIterator[LogLine]:
-        """A container's log lines (``(stream, text)``), then new ones as they come.
+    ) -> AsyncIterator[list[LogLine]]:
+        """A container's log lines in batches (as read), then new ones as they come.
 
-        Never raises: when the stream cannot start or breaks, a last line on
-        the ``"warroom"`` stream says why, and the iteration ends.
+        Never raises: when the stream cannot start or breaks, a last batch of
+        one line on the ``"warroom"`` stream says why, and the iteration ends.
         """
         try:
             if self.docker is None:
@@ -249,19 +249,32 @@ class HostProbes:
             async for batch in follow_container(
                 self.docker, container_id, tail=tail, since=since
             ):
-                for line in batch:
-                    yield line
+                yield batch
         except (ProbeError, DockerError) as exc:
-            yield LogLine(WARROOM_STREAM, f"log stream failed: {getattr(exc, 'reason', exc)}")
+            reason = getattr(exc, "reason", None) or str(exc)
+            yield [LogLine(WARROOM_STREAM, f"log stream failed: {reason}")]
 
-    async def follow_log_file(self, path: str, tail: int = 200) -> AsyncIterator[LogLine]:
-        """A host log file's lines (``tail -F``); never raises (see follow_container_logs)."""
+    async def log_file_batches(self, path: str, tail: int = 200) -> AsyncIterator[list[LogLine]]:
+        """A host log file's lines (``tail -F``) in batches; never raises (as above)."""
         try:
             async for batch in follow_file(self.host, path, tail=tail):
-                for line in batch:
-                    yield line
+                yield batch
         except ProbeError as exc:
-            yield LogLine(WARROOM_STREAM, f"log stream failed: {exc.reason}")
+            yield [LogLine(WARROOM_STREAM, f"log stream failed: {exc.reason}")]
+
+    async def follow_container_logs(
+        self, container_id: str, tail: int = 200, since: float | None = None
+    ) -> AsyncIterator[LogLine]:
+        """:meth:`container_log_batches` one line (``(stream, text)``) at a time."""
+        async for batch in self.container_log_batches(container_id, tail, since):
+            for line in batch:
+                yield line
+
+    async def follow_log_file(self, path: str, tail: int = 200) -> AsyncIterator[LogLine]:
+        """:meth:`log_file_batches` one line at a time."""
+        async for batch in self.log_file_batches(path, tail):
+            for line in batch:
+                yield line
 
     async def largest_dirs(self, path: str, n: int = 10) -> ProbeResult[tuple[DirUsage, ...]]:
         """The ``n`` largest directories under ``path`` on this host (``du -x``)."""

@@ -52,6 +52,14 @@ class LineSplitter:
 
     def feed(self, data: bytes) -> list[LogLine]:
         """Lines completed by ``data``."""
+        if not self._partial and data.endswith(b"\n") and len(data) <= self.max_line:
+            # the common case (a frame of whole lines): no copies, no partial line
+            stream = self.stream
+            if data.count(b"\n") == 1:
+                return [LogLine(stream, data[:-1].decode("utf-8", "replace"))]
+            parts = data.split(b"\n")
+            parts.pop()
+            return [LogLine(stream, raw.decode("utf-8", "replace")) for raw in parts]
         out: list[LogLine] = []
         self._partial += data
         if b"\n" in data:
@@ -102,20 +110,26 @@ class Demultiplexer:
 
     def feed(self, data: bytes) -> list[LogLine]:
         """Lines completed by ``data`` (in the order their frames arrived)."""
-        self._buffer += data
+        if self._buffer:  # a frame was cut at the end of the last chunk
+            self._buffer += data
+            data = bytes(self._buffer)
+            self._buffer.clear()
         out: list[LogLine] = []
         offset = 0
         size = self.HEADER.size
-        buffer = self._buffer
-        while len(buffer) - offset >= size:
-            kind, length = self.HEADER.unpack_from(buffer, offset)
-            if len(buffer) - offset - size < length:
+        end_of_data = len(data)
+        unpack = self.HEADER.unpack_from
+        splitters = self._splitters
+        while end_of_data - offset >= size:
+            kind, length = unpack(data, offset)
+            end = offset + size + length
+            if end > end_of_data:
                 break
-            payload = bytes(buffer[offset + size : offset + size + length])
-            offset += size + length
-            splitter = self._splitters.get(kind, self._splitters[1])
-            out.extend(splitter.feed(payload))
-        del buffer[:offset]
+            splitter = splitters.get(kind) or splitters[1]
+            out.extend(splitter.feed(bytes(data[offset + size : end])))
+            offset = end
+        if offset < end_of_data:
+            self._buffer += data[offset:]
         return out
 
     def flush(self) -> list[LogLine]:

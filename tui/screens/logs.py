@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
 
 TAIL_LINES = 500
 YIELD_EVERY = 256
-"""Lines taken from a log stream before the worker lets the event loop run."""
+"""Most lines handed to the view between two checks of the clock."""
+YIELD_SECONDS = 0.005
+"""Longest the log worker holds the event loop while lines pour in."""
 
 
 class LogScreen(Screen[None]):
@@ -83,15 +86,18 @@ class LogScreen(Screen[None]):
             self._status()
             return
         if self.file_path:
-            source = probes.follow_log_file(self.file_path, TAIL_LINES)
+            source = probes.log_file_batches(self.file_path, TAIL_LINES)
         else:
-            source = probes.follow_container_logs(self.container_id, TAIL_LINES)
-        count = 0
-        async for _stream, line in source:
-            view.append(line)
-            count += 1
-            if count % YIELD_EVERY == 0:
-                await asyncio.sleep(0)  # a firehose must not starve key presses
+            source = probes.container_log_batches(self.container_id, TAIL_LINES)
+        # a firehose must not starve key presses: hand the loop back every few
+        # milliseconds (not after every read: a busy stream reads a line or two at a time)
+        yielded = time.monotonic()
+        async for batch in source:
+            for start in range(0, len(batch), YIELD_EVERY):
+                view.extend(line.text for line in batch[start:start + YIELD_EVERY])
+                if time.monotonic() - yielded >= YIELD_SECONDS:
+                    await asyncio.sleep(0)
+                    yielded = time.monotonic()
         self.source_error = "log stream ended"
         self._status()
 
