@@ -14,6 +14,11 @@ from core.units import human_age, human_bytes, percent
 from widgets.colors import state_color
 from widgets.safe import safe_text
 
+MEMORY_STEADY = 0.02
+"""Relative memory change below which a row keeps the figure it shows."""
+CPU_STEADY = 1.0
+"""CPU change (percentage points) below which a row keeps the figure it shows."""
+
 
 @dataclass(frozen=True)
 class ContainerRef:
@@ -47,6 +52,10 @@ class ContainersTable(DataTable[Text]):
         self.show_host = show_host
         self._refs: dict[str, ContainerRef] = {}
         self._rows: dict[str, tuple[Text, ...]] = {}
+        self._shown: dict[str, tuple[float | None, int | None]] = {}  # CPU, memory a row shows
+        shown_columns = COLUMNS if show_host else COLUMNS[1:]
+        self._mem_column = shown_columns.index("mem")
+        self._cpu_column = shown_columns.index("cpu")
 
     def on_mount(self) -> None:
         for column in COLUMNS:
@@ -92,6 +101,7 @@ class ContainersTable(DataTable[Text]):
             key = f"{host}/{c.id}"
             seen.add(key)
             cells = self._cells(host, c, now)
+            cells = self._steady(key, c, cells)
             self._refs[key] = ContainerRef(host, c.id, c.name)
             if key not in self._rows:
                 self.add_row(*cells, key=key)
@@ -105,9 +115,31 @@ class ContainersTable(DataTable[Text]):
             self.remove_row(key)
             del self._rows[key]
             self._refs.pop(key, None)
+            self._shown.pop(key, None)
         if added:
             order = ("host", "service", "name") if self.show_host else ("service", "name")
             self.sort(*order, key=lambda cells: tuple(str(c) for c in cells))
+
+    def _steady(self, key: str, c: Container, cells: tuple[Text, ...]) -> tuple[Text, ...]:
+        """Keep the shown CPU and memory while they move by less than a noticeable step.
+
+        Both jitter between samples (a page of memory, a tenth of a percent of
+        CPU); every changed cell redraws the whole table, which costs more
+        than the jitter tells anyone.  See :data:`CPU_STEADY` and :data:`MEMORY_STEADY`.
+        """
+        old = self._rows.get(key)
+        shown_cpu, shown_memory = self._shown.get(key, (None, None))
+        cpu, memory = c.cpu_percent, c.memory_bytes
+        if old is not None and cpu is not None and shown_cpu is not None \
+                and abs(cpu - shown_cpu) < CPU_STEADY:
+            cells = _with_cell(cells, self._cpu_column, old[self._cpu_column])
+            cpu = shown_cpu
+        if old is not None and memory is not None and shown_memory \
+                and abs(memory - shown_memory) / shown_memory < MEMORY_STEADY:
+            cells = _with_cell(cells, self._mem_column, old[self._mem_column])
+            memory = shown_memory
+        self._shown[key] = (cpu, memory)
+        return cells
 
     def drop_host(self, host: str) -> None:
         """Remove every row of ``host``."""
@@ -124,3 +156,7 @@ class ContainersTable(DataTable[Text]):
     def refs(self) -> list[ContainerRef]:
         """Every container shown."""
         return list(self._refs.values())
+
+
+def _with_cell(cells: tuple[Text, ...], column: int, cell: Text) -> tuple[Text, ...]:
+    return (*cells[:column], cell, *cells[column + 1:])

@@ -1,0 +1,51 @@
+"""The containers table redraws for what matters, not for every jitter of CPU or memory."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from textual.app import App, ComposeResult
+
+from core.state import Container
+from widgets.containers_table import ContainersTable
+
+
+class TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield ContainersTable(id="t")
+
+
+def _mem_cell(table: ContainersTable, key: str) -> str:
+    return str(table.get_cell(key, "mem"))
+
+
+async def test_memory_figure_holds_through_small_moves_and_follows_real_ones() -> None:
+    app = TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(ContainersTable)
+        api = Container("c1", "shop-api-1", "img", "running", started_at=1.0,
+                        memory_bytes=100 * 1024 * 1024, cpu_percent=1.0)
+        table.update_host("web1", [api], at=100.0)
+        await pilot.pause()
+        key = "web1/c1"
+        assert _mem_cell(table, key) == "100.0M"
+
+        table.update_host("web1", [dataclasses.replace(api, memory_bytes=101 * 1024 * 1024)],
+                          at=100.0)
+        assert _mem_cell(table, key) == "100.0M", "a 1% move redrew the row"
+
+        table.update_host("web1", [dataclasses.replace(api, memory_bytes=150 * 1024 * 1024)],
+                          at=100.0)
+        assert _mem_cell(table, key) == "150.0M"
+
+        busy = dataclasses.replace(api, memory_bytes=150 * 1024 * 1024, cpu_percent=1.6)
+        table.update_host("web1", [busy], at=100.0)
+        assert str(table.get_cell(key, "cpu")) == "1.0%", "a 0.6-point CPU move redrew the row"
+        table.update_host("web1", [dataclasses.replace(busy, cpu_percent=2.5)], at=100.0)
+        assert str(table.get_cell(key, "cpu")) == "2.5%"
+
+        stopped = dataclasses.replace(api, state="exited", memory_bytes=None, exit_code=0,
+                                      cpu_percent=None)
+        table.update_host("web1", [stopped], at=100.0)
+        assert _mem_cell(table, key) == "-"
+        assert str(table.get_cell(key, "cpu")) == "-"
