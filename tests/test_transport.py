@@ -212,6 +212,29 @@ async def test_hostile_value_is_one_literal_argument(lab_host: HostConfig, value
     assert not marker.exists()
 
 
+async def test_a_unix_socket_on_the_host_is_one_stream_of_the_connection(
+    lab_config: Config,
+) -> None:
+    host = await _up(SshHost(lab_config.host("web1")))
+    try:
+        docker = lab_config.host("web1").docker
+        assert docker is not None
+        reader, writer = await host.open_unix_stream(docker.socket)
+        writer.write(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+        await writer.drain()
+        answer = b""
+        while not reader.at_eof():
+            answer += await reader.read(65536)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.0 200") and answer.endswith(b"OK")
+
+        with pytest.raises(OSError, match="/no/such.sock"):
+            await host.open_unix_stream("/no/such.sock")
+        assert host.state is LinkState.UP  # a refused channel does not hurt the link
+    finally:
+        await host.close()
+
+
 async def test_docker_socket_and_postgres_port_are_forwarded(lab_config: Config) -> None:
     host = await _up(SshHost(lab_config.host("web1")))
     try:

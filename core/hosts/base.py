@@ -91,6 +91,24 @@ class CommandStream(Protocol):
 LinkListener = Callable[[LinkEvent], None]
 
 
+class ByteReader(Protocol):
+    """The reading half of a byte stream (asyncio's StreamReader, asyncssh's SSHReader)."""
+
+    async def read(self, n: int = -1) -> bytes: ...
+
+    def at_eof(self) -> bool: ...
+
+
+class ByteWriter(Protocol):
+    """The writing half of a byte stream (asyncio's StreamWriter, asyncssh's SSHWriter)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    async def drain(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class Host(Protocol):
     """One machine, reached through SSH or locally."""
 
@@ -130,6 +148,14 @@ class Host(Protocol):
 
     async def forward_tcp(self, remote_host: str, remote_port: int) -> TcpForward:
         """A local TCP address that reaches ``remote_host:remote_port`` from the host."""
+        ...
+
+    async def open_unix_stream(self, remote_path: str) -> tuple[ByteReader, ByteWriter]:
+        """A byte stream to the unix socket ``remote_path`` on the host.
+
+        Over SSH this is one channel of the host's connection (no local
+        socket in between); raises ``OSError`` when it cannot be opened.
+        """
         ...
 
     async def close(self) -> None:

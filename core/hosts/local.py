@@ -10,6 +10,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from core.hosts.base import (
+    ByteReader,
+    ByteWriter,
     Command,
     CommandResult,
     LinkEvent,
@@ -135,6 +137,9 @@ class LocalHost:
 
     async def forward_tcp(self, remote_host: str, remote_port: int) -> TcpForward:
         return TcpForward(remote_host, remote_port)
+
+    async def open_unix_stream(self, remote_path: str) -> tuple[ByteReader, ByteWriter]:
+        return await asyncio.open_unix_connection(remote_path)
 
     async def close(self) -> None:
         for stream in list(self._streams):

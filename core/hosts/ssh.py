@@ -26,6 +26,8 @@ import asyncssh
 
 from core.config import HostConfig
 from core.hosts.base import (
+    ByteReader,
+    ByteWriter,
     Command,
     CommandResult,
     LinkEvent,
@@ -440,6 +442,19 @@ class SshHost:
         if fwd.listener is None and await self.wait_up(self.config.connect_timeout):
             await self._open_tcp(fwd)
         return TcpForward("127.0.0.1", fwd.local_port)
+
+    async def open_unix_stream(self, remote_path: str) -> tuple[ByteReader, ByteWriter]:
+        if not await self.wait_up(self.config.connect_timeout):
+            raise ConnectionError(self._unavailable())
+        conn = self._conn
+        if conn is None:
+            raise ConnectionError(self._unavailable())
+        try:
+            reader, writer = await conn.open_unix_connection(remote_path)
+        except asyncssh.Error as exc:
+            raise ConnectionError(f"cannot open {remote_path} on {self.name}: "
+                                  f"{describe_error(exc)}") from None
+        return reader, writer
 
     async def _open_unix(self, fwd: _UnixForward) -> None:
         assert self._conn is not None

@@ -1,6 +1,6 @@
-"""A small async Docker Engine API client over a host's (forwarded) unix socket.
+"""A small async Docker Engine API client over a host's unix socket (local or over SSH).
 
-The socket is reached through :meth:`Host.forward_unix_socket`, so the same
+The socket is reached through :meth:`Host.open_unix_stream`, so the same
 client serves a local Docker and one on the far side of an SSH connection.
 The API version is negotiated once per connection from ``GET /version``:
 the highest version both sides speak (the server's ``ApiVersion`` capped at
@@ -21,6 +21,7 @@ import httpx
 
 from core.hosts.base import Host
 from core.probes.base import ProbeError, host_down_reason, host_is_up
+from core.probes.hoststreams import host_socket_transport
 from core.state import ProbeStatus
 
 MAX_API_VERSION = "1.47"
@@ -75,13 +76,12 @@ class DockerClient:
         if not host_is_up(self.host):
             raise ProbeError(ProbeStatus.HOST_DOWN, host_down_reason(self.host))
         if self._client is None:
-            path = await self.host.forward_unix_socket(self.socket)
-            # plain HTTP over a unix socket: no TLS, so skip loading the CA bundle
-            # (~0.2 s on the event loop); keep-alive for every connection, so a
-            # burst of requests does not open and close SSH channels
-            transport = httpx.AsyncHTTPTransport(
-                uds=path, verify=False,
-                limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+            # each connection is a stream to the socket on the host (an SSH channel);
+            # plain HTTP, so no CA bundle is loaded; keep-alive for every connection,
+            # so a burst of requests does not open and close channels
+            transport = host_socket_transport(
+                self.host, self.socket,
+                httpx.Limits(max_connections=16, max_keepalive_connections=16),
             )
             self._client = httpx.AsyncClient(
                 transport=transport, base_url="http://docker", timeout=self.timeout,

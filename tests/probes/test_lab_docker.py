@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 import pytest
@@ -272,3 +273,23 @@ async def test_watcher_resyncs_after_the_host_comes_back(
             assert find(again, "blog-web-1") is not None
     finally:
         await probes.close()
+
+
+async def test_wrong_docker_socket_is_reported_not_raised(lab_host: HostConfig) -> None:
+    assert lab_host.docker is not None
+    config = dataclasses.replace(
+        lab_host, docker=dataclasses.replace(lab_host.docker, socket="/run/no-docker.sock")
+    )
+    host = SshHost(config)
+    probes = HostProbes(host, config)
+    try:
+        state = await probes.refresh(only=("containers",))
+        assert state.reachable, state.reason
+        assert state.containers is not None
+        assert state.containers.status is ProbeStatus.UNREACHABLE
+        assert "no Docker socket at /run/no-docker.sock on web1" in state.containers.reason
+        lines = [line async for line in probes.follow_container_logs("shop-api-1")]
+        assert len(lines) == 1 and "no Docker socket" in lines[0].text
+    finally:
+        await probes.close()
+        await host.close()
