@@ -228,7 +228,7 @@ async def test_a_unix_socket_on_the_host_is_one_stream_of_the_connection(
         writer.close()
         assert answer.startswith(b"HTTP/1.0 200") and answer.endswith(b"OK")
 
-        with pytest.raises(OSError, match="/no/such.sock"):
+        with pytest.raises(OSError, match=r"/no/such\.sock"):
             await host.open_unix_stream("/no/such.sock")
         assert host.state is LinkState.UP  # a refused channel does not hurt the link
     finally:
