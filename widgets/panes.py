@@ -48,7 +48,10 @@ class DiskPane(ProbePane):
         """Remember ``docker system df`` and redraw the summary."""
         self.docker_df = result
         if self.result is not None:
-            self.show(self.result)
+            self.redraw()
+
+    def _drawn_from(self, result: ProbeResult[Any] | None) -> tuple[int, ...]:
+        return (id(result), id(self.docker_df))
 
     def summary(self, data: DiskState) -> Text | None:
         df = self.docker_df

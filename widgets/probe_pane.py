@@ -69,11 +69,20 @@ class ProbePane(Vertical):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.result: ProbeResult[Any] | None = None
+        self._drawn: tuple[int, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"waiting for {self.WHAT}…"), classes="pane-status")
         yield Static(classes="pane-summary")
         yield KeyedTable(self.COLUMNS)
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "theme", lambda _: self.redraw(), init=False)
+
+    def redraw(self) -> None:
+        """Draw the shown result again (its colours come from the theme)."""
+        self._drawn = ()
+        self.show(self.result)
 
     @property
     def table(self) -> KeyedTable:
@@ -81,6 +90,10 @@ class ProbePane(Vertical):
 
     def show(self, result: ProbeResult[Any] | None) -> None:
         """Render ``result``: its rows, or the one-line reason there are none."""
+        drawn = self._drawn_from(result)
+        if result is not None and drawn == self._drawn:
+            return  # already shown (the host's other probes changed)
+        self._drawn = drawn
         self.result = result
         status = self.query_one(".pane-status", Static)
         summary = self.query_one(".pane-summary", Static)
@@ -106,6 +119,10 @@ class ProbePane(Vertical):
         if text is not None:
             summary.update(text)
         self.table.sync(self.rows(result.data))
+
+    def _drawn_from(self, result: ProbeResult[Any] | None) -> tuple[int, ...]:
+        """What the pane shows is drawn from (by identity): unchanged means no redraw."""
+        return (id(result),)
 
     def summary(self, data: Any) -> Text | None:
         """One line above the table (None for no line)."""

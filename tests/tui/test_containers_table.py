@@ -1,4 +1,4 @@
-"""The containers table redraws for what matters, not for every jitter of CPU or memory."""
+"""Tables and panes redraw for what changed, not for every snapshot or jitter."""
 
 from __future__ import annotations
 
@@ -49,3 +49,26 @@ async def test_memory_figure_holds_through_small_moves_and_follows_real_ones() -
         table.update_host("web1", [stopped], at=100.0)
         assert _mem_cell(table, key) == "-"
         assert str(table.get_cell(key, "cpu")) == "-"
+
+
+async def test_a_pane_redraws_when_its_data_or_docker_df_changes_only() -> None:
+    from core.state import DiskState, DockerDiskUsage, ProbeResult, ProbeStatus
+    from widgets.panes import DiskPane
+
+    class PaneApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield DiskPane()
+
+    app = PaneApp()
+    async with app.run_test() as pilot:
+        pane = app.query_one(DiskPane)
+        disk = ProbeResult("disk", ProbeStatus.OK, DiskState(()))
+        pane.show(disk)
+        await pilot.pause()
+        summary = app.query_one(".pane-summary")
+        assert not summary.display  # no docker df yet
+        usage = DockerDiskUsage(1, 0, 2, 0, 3, 0, 4, 0)
+        pane.docker_df = ProbeResult("docker_df", ProbeStatus.OK, usage)  # as the dashboard does
+        pane.show(disk)  # the same disk result, a new docker df: the line must show
+        await pilot.pause()
+        assert summary.display and "docker: images" in str(summary.render())

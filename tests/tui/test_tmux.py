@@ -20,6 +20,14 @@ from tests.conftest import LAB_CONFIG, ROOT
 pytestmark = pytest.mark.lab
 
 
+TMUX = ["tmux", "-L", "warroom-tests"]
+"""The tests' own tmux server: an operator's tmux (or its prefix) never gets in the way."""
+
+
+def _tmux(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*TMUX, *args], capture_output=True, text=True, check=check)
+
+
 class Tmux:
     """One detached tmux session running a command at a fixed size."""
 
@@ -30,19 +38,22 @@ class Tmux:
                     "WARROOM_LAB_S3_SECRET_KEY", "PATH", "HOME"):
             if key in os.environ:
                 env_args += ["-e", f"{key}={os.environ[key]}"]
-        subprocess.run(
-            ["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
-             *env_args, "-c", str(ROOT), " ".join(command)],
-            check=True,
-        )
+        for attempt in range(3):
+            # a server whose last session just ended is still exiting for a moment and
+            # refuses new sessions: start another one
+            started = _tmux("new-session", "-d", "-s", self.name, "-x", str(width),
+                            "-y", str(height), *env_args, "-c", str(ROOT), " ".join(command))
+            if started.returncode == 0:
+                break
+            time.sleep(0.2 * (attempt + 1))
+        else:
+            raise AssertionError(f"tmux new-session failed: {started.stderr.strip()}")
 
     def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+        _tmux("send-keys", "-t", self.name, *keys, check=True)
 
     def screen(self) -> str:
-        return subprocess.run(
-            ["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
-        ).stdout
+        return _tmux("capture-pane", "-p", "-t", self.name).stdout
 
     def wait_for(self, text: str, timeout: float = 20) -> str:
         deadline = time.monotonic() + timeout
@@ -55,11 +66,10 @@ class Tmux:
         raise AssertionError(f"{text!r} never appeared; screen was:\n{screen}")
 
     def alive(self) -> bool:
-        return subprocess.run(["tmux", "has-session", "-t", self.name],
-                              capture_output=True).returncode == 0
+        return _tmux("has-session", "-t", self.name).returncode == 0
 
     def kill(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        _tmux("kill-session", "-t", self.name)
 
 
 @pytest.fixture
