@@ -7,6 +7,7 @@ younger than ``max_age`` seconds.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -67,6 +68,11 @@ def parse_system_df(body: Mapping[str, Any]) -> DockerDiskUsage:
     )
 
 
+BUSY_RETRIES = 4
+BUSY_WAIT = 0.5
+"""Seconds (times the attempt) to wait when the engine is busy with another df."""
+
+
 class DockerDfProbe:
     """Disk used by images, containers, volumes and build cache on one engine."""
 
@@ -88,12 +94,19 @@ class DockerDfProbe:
             return host_down(self.name, self.host)
         if self._last is not None and time.monotonic() - self._last_at < self.max_age:
             return self._last
-        try:
-            body = await self.docker.get_json("/system/df", timeout=self.timeout)
-        except DockerError as exc:
-            return failed(self.name, ProbeStatus.ERROR, str(exc))
-        except ProbeError as exc:
-            return failed(self.name, exc.status, exc.reason)
+        for attempt in range(BUSY_RETRIES + 1):
+            try:
+                body = await self.docker.get_json("/system/df", timeout=self.timeout)
+                break
+            except DockerError as exc:
+                # the engine computes one df at a time and refuses a second meanwhile
+                # (another console, another host entry on the same engine): wait for it
+                if "already running" in exc.message and attempt < BUSY_RETRIES:
+                    await asyncio.sleep(BUSY_WAIT * (attempt + 1))
+                    continue
+                return failed(self.name, ProbeStatus.ERROR, str(exc))
+            except ProbeError as exc:
+                return failed(self.name, exc.status, exc.reason)
         result = ok(self.name, parse_system_df(body))
         self._last, self._last_at = result, time.monotonic()
         return result

@@ -293,3 +293,18 @@ async def test_wrong_docker_socket_is_reported_not_raised(lab_host: HostConfig) 
     finally:
         await probes.close()
         await host.close()
+
+
+async def test_docker_df_of_several_consoles_at_once_all_answer(
+    fleet: Fleet, lab_config: Config
+) -> None:
+    """The engine computes one `system df` at a time and refuses the others; each waits."""
+    consoles = [HostProbes(fleet["web1"], lab_config.host("web1")) for _ in range(4)]
+    try:
+        results = await asyncio.gather(*(c.refresh(only=("docker_df",)) for c in consoles))
+        for state in results:
+            assert state.docker_df is not None
+            assert state.docker_df.ok, state.docker_df.reason
+    finally:
+        for c in consoles:
+            await c.close()
