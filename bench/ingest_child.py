@@ -157,12 +157,11 @@ async def _drive_app(app: Any, args: argparse.Namespace, out: dict[str, Any], re
                      fed: dict[str, int]) -> None:
     from textual import events
 
-    from core.config import load_config
     from core.probes.collect import HostProbes
     from tui.screens.logs import LogScreen
     from widgets.log_view import LogView
 
-    config = load_config(args.config)
+    config = app.config
     async with app.run_test(size=(160, 48)) as pilot:
         if replay:
             await app.fleet.start()

@@ -28,6 +28,7 @@ SLOW_PROBES: dict[str, float] = {
 """Seconds between refreshes of probes whose data changes slowly or is pushed."""
 
 BACKGROUND_SLOW_PROBES: dict[str, float] = {
+    **SLOW_PROBES,
     "containers": 60.0,  # off screen: no stats to sample, events keep the list current
 }
 """The same, for hosts not in focus (see :meth:`Monitor.focus`)."""
@@ -131,8 +132,7 @@ class Monitor:
         while True:
             wake.clear()
             interval = self.interval(host.name)
-            slow = SLOW_PROBES if self.in_focus(host.name) else {
-                **SLOW_PROBES, **BACKGROUND_SLOW_PROBES}
+            slow = SLOW_PROBES if self.in_focus(host.name) else BACKGROUND_SLOW_PROBES
             now = time.monotonic()
             due = tuple(
                 field for field in PROBE_FIELDS

@@ -106,7 +106,7 @@ def cmd_runbook(args: argparse.Namespace) -> int:
     if args.runbook_command == "lint":
         status, text = lint_command(args.paths)
     else:
-        config = resolve_config(args.config)
+        config = load(args)
         stdin = sys.stdin.read() if "-" in args.files else None
         dirs = config.settings.runbook_dirs
         out = args.out or (dirs[0] if dirs else None)

@@ -53,6 +53,7 @@ class ContainersTable(DataTable[Text]):
         self._refs: dict[str, ContainerRef] = {}
         self._rows: dict[str, tuple[Text, ...]] = {}
         self._shown: dict[str, tuple[float | None, int | None]] = {}  # CPU, memory a row shows
+        self._sources: dict[str, tuple[Iterable[Container], float | None]] = {}  # per host
         shown_columns = COLUMNS if show_host else COLUMNS[1:]
         self._mem_column = shown_columns.index("mem")
         self._cpu_column = shown_columns.index("cpu")
@@ -93,7 +94,12 @@ class ContainersTable(DataTable[Text]):
         """Make the rows of ``host`` match ``containers`` as seen at time ``at``.
 
         Other hosts' rows stay.  Uptimes are counted to ``at`` (default: now).
+        The same snapshot again (same ``containers`` object and ``at``) changes nothing.
         """
+        shown = self._sources.get(host)
+        if at is not None and shown is not None and shown[0] is containers and shown[1] == at:
+            return
+        self._sources[host] = (containers, at)
         now = at or time.time()
         seen = set()
         added = False

@@ -44,12 +44,6 @@ class DiskPane(ProbePane):
         super().__init__(**kwargs)
         self.docker_df: ProbeResult[DockerDiskUsage] | None = None
 
-    def show_docker_df(self, result: ProbeResult[DockerDiskUsage] | None) -> None:
-        """Remember ``docker system df`` and redraw the summary."""
-        self.docker_df = result
-        if self.result is not None:
-            self.redraw()
-
     def _drawn_from(self, result: ProbeResult[Any] | None) -> tuple[int, ...]:
         return (id(result), id(self.docker_df))
 

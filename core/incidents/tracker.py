@@ -109,26 +109,31 @@ class IncidentTracker:
                 return incident_id
             seen.add(incident_id)
 
+    def _open_target(self, incident_id: str) -> str | None:
+        """Where ``incident_id`` leads after merges, if that incident is unresolved."""
+        if self.views[incident_id].incident is None:
+            return None
+        target = self._target(incident_id)
+        target_view = self.views.get(target)
+        if target_view and target_view.incident and target_view.incident.is_open:
+            return target
+        return None
+
     def find(self, key: str) -> str | None:
         """The unresolved incident that owns condition ``key`` (following merges)."""
         for incident_id, view in self.views.items():
-            if key not in view.keys or view.incident is None:
-                continue
-            target = self._target(incident_id)
-            target_view = self.views.get(target)
-            if target_view and target_view.incident and target_view.incident.is_open:
-                return target
+            if key in view.keys:
+                target = self._open_target(incident_id)
+                if target is not None:
+                    return target
         return None
 
     def _owners(self) -> dict[str, str]:
         """:meth:`find` for every key at once (one pass over the incidents)."""
         owners: dict[str, str] = {}
         for incident_id, view in self.views.items():
-            if view.incident is None:
-                continue
-            target = self._target(incident_id)
-            target_view = self.views.get(target)
-            if target_view and target_view.incident and target_view.incident.is_open:
+            target = self._open_target(incident_id)
+            if target is not None:
                 for key in view.keys:
                     owners.setdefault(key, target)
         return owners

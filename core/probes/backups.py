@@ -11,6 +11,7 @@ infinite ``newest_age_seconds`` (no backup at all is older than any limit).
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import os
 import threading
@@ -155,9 +156,6 @@ class BackupsProbe:
         return ("s3", c.endpoint_url, c.region, c.bucket, c.prefix,
                 c.access_key_env, c.secret_key_env, self.timeout)
 
-    async def _list_in_thread(self) -> list[dict[str, Any]]:
-        return await asyncio.to_thread(self.list_objects)
-
     def list_objects(self) -> list[dict[str, Any]]:
         """Every object under the prefix (blocking: run it in a thread)."""
         paginator = self._s3().get_paginator("list_objects_v2")
@@ -169,7 +167,8 @@ class BackupsProbe:
     async def collect(self) -> ProbeResult[BackupState]:
         """List the prefix and summarise the newest backup; never raises."""
         try:
-            objects = await CONSOLE_CHECKS.run(self._listing_key(), self._list_in_thread)
+            objects = await CONSOLE_CHECKS.run(
+                self._listing_key(), functools.partial(asyncio.to_thread, self.list_objects))
         except asyncio.CancelledError:
             raise
         except ProbeError as exc:

@@ -33,7 +33,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from core.config import TlsEndpointConfig
-from core.hosts.base import Host, LinkState, wait_settled
+from core.hosts.base import Host
 from core.probes.base import (
     command_failure,
     failed,
@@ -286,13 +286,11 @@ class CertsProbe:
         tls: Sequence[TlsEndpointConfig] = (),
         files: Sequence[str] = (),
         timeout: float = 10.0,
-        connect_wait: float = 3.0,
     ) -> None:
         self.host = host
         self.tls = tuple(tls)
         self.files = tuple(files)
         self.timeout = timeout
-        self.connect_wait = connect_wait
 
     async def collect(self) -> ProbeResult[tuple[CertInfo, ...]]:
         """Every configured certificate; never raises.
@@ -309,8 +307,6 @@ class CertsProbe:
         ))
         if not self.files:
             return ok(self.name, tuple(await handshakes))
-        if self.host.state in (LinkState.CLOSED, LinkState.CONNECTING):
-            await wait_settled(self.host, self.connect_wait)  # the handshakes run meanwhile
         if not host_is_up(self.host):
             seen = tuple(await handshakes)
             return failed(self.name, ProbeStatus.HOST_DOWN, host_down_reason(self.host), seen)

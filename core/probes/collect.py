@@ -78,7 +78,7 @@ class HostProbes:
         self.postgres = PostgresProbe(host, config.postgres) if config.postgres else None
         files = config.certs.files if config.certs is not None else ()
         self.certs = (
-            CertsProbe(host, config.tls, files, connect_wait=connect_wait)
+            CertsProbe(host, config.tls, files)
             if (config.tls or files) else None
         )
         self.endpoints = EndpointsProbe(host, config.endpoints) if config.endpoints else None
@@ -129,7 +129,7 @@ class HostProbes:
             return False
         if field == "endpoints":
             return any(e.side != "console" for e in self.config.endpoints)
-        return True  # certs: TLS handshakes start at once, files wait (CertsProbe.collect)
+        return True  # certs too: its files are read over the link
 
     async def _settled(self, probe: Probe) -> ProbeResult[Any]:
         await self._settle()
@@ -267,12 +267,6 @@ class HostProbes:
     ) -> AsyncIterator[LogLine]:
         """:meth:`container_log_batches` one line (``(stream, text)``) at a time."""
         async for batch in self.container_log_batches(container_id, tail, since):
-            for line in batch:
-                yield line
-
-    async def follow_log_file(self, path: str, tail: int = 200) -> AsyncIterator[LogLine]:
-        """:meth:`log_file_batches` one line at a time."""
-        async for batch in self.log_file_batches(path, tail):
             for line in batch:
                 yield line
 

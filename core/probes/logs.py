@@ -52,14 +52,11 @@ class LineSplitter:
 
     def feed(self, data: bytes) -> list[LogLine]:
         """Lines completed by ``data``."""
-        if not self._partial and data.endswith(b"\n") and len(data) <= self.max_line:
-            # the common case (a frame of whole lines): no copies, no partial line
-            stream = self.stream
-            if data.count(b"\n") == 1:
-                return [LogLine(stream, data[:-1].decode("utf-8", "replace"))]
+        if not self._partial and data.endswith(b"\n"):
+            # the common case (a frame of whole lines): no partial line to join or copy
             parts = data.split(b"\n")
             parts.pop()
-            return [LogLine(stream, raw.decode("utf-8", "replace")) for raw in parts]
+            return [line for raw in parts for line in self._pieces(raw)]
         out: list[LogLine] = []
         self._partial += data
         if b"\n" in data:

@@ -64,6 +64,21 @@ def api_running(app: WarroomApp) -> bool:
                for c in state.containers.data or ())
 
 
+def api_incident(app: WarroomApp) -> str | None:
+    """The id of the open incident for shop-api-1 having exited, if there is one."""
+    return next((i.id for i in app.desk.incidents()
+                 if i.rule == "container.exited" and "shop-api-1" in i.key), None)
+
+
+async def stop_api(app: WarroomApp, pilot: object, timeout: float) -> tuple[str, float]:
+    """Once the console knows shop-api-1 running, stop it; its incident's id and how long
+    the incident took to open."""
+    await until(lambda: api_running(app), 20, pilot)
+    docker("stop", "-t", "1", "shop-api-1")
+    took = await until(lambda: api_incident(app), timeout, pilot)
+    return api_incident(app) or "", took
+
+
 async def until(predicate: Callable[[], object], timeout: float, pilot: object) -> float:
     started = time.monotonic()
     while not predicate():
@@ -79,17 +94,8 @@ async def test_api_down_walked_through_to_the_report(
     config = load_config(fast_config(tmp_path))
     app = WarroomApp(config)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(lambda: api_running(app), 20, pilot)
-
-        def api_incident() -> str | None:
-            for incident in app.desk.incidents():
-                if incident.rule == "container.exited" and "shop-api-1" in incident.key:
-                    return incident.id
-            return None
-
-        docker("stop", "-t", "1", "shop-api-1")
-        took = await until(api_incident, 2 + 0.5 + 3, pilot)  # 2 s + the rule's duration
-        incident = app.desk.incident(api_incident() or "")
+        incident_id, took = await stop_api(app, pilot, 2 + 0.5 + 3)  # 2 s + the hold
+        incident = app.desk.incident(incident_id)
         assert (incident.severity, incident.runbook, incident.host) == (1, "service-down", "web1")
         assert took <= 2.5, took  # 2 s, plus the 0.5 s the rule must hold
 
@@ -162,15 +168,7 @@ async def test_read_only_refuses_runbook_actions(
     config = load_config(fast_config(tmp_path))
     app = WarroomApp(config, read_only=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(lambda: api_running(app), 20, pilot)
-        docker("stop", "-t", "1", "shop-api-1")
-
-        def api_incident() -> str | None:
-            return next((i.id for i in app.desk.incidents()
-                         if i.rule == "container.exited" and "shop-api-1" in i.key), None)
-
-        await until(api_incident, 6, pilot)
-        incident_id = api_incident() or ""
+        incident_id, _ = await stop_api(app, pilot, 6)
         await app.push_screen(ChecklistScreen(incident_id))
         for _ in range(2):  # two read-only checks run fine
             await pilot.press("x")
@@ -204,15 +202,7 @@ async def test_imported_markdown_runbook_is_walked_in_guided_mode(
     config = load_config(path)
     app = WarroomApp(config)
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(lambda: api_running(app), 20, pilot)
-        docker("stop", "-t", "1", "shop-api-1")
-
-        def api_incident() -> str | None:
-            return next((i.id for i in app.desk.incidents()
-                         if i.rule == "container.exited" and "shop-api-1" in i.key), None)
-
-        await until(api_incident, 6, pilot)
-        incident_id = api_incident() or ""
+        incident_id, _ = await stop_api(app, pilot, 6)
         runbook = app.desk.runbook(incident_id)
         assert runbook is not None and runbook.id == "shop-api-down", runbook
         await app.push_screen(ChecklistScreen(incident_id))

@@ -27,6 +27,7 @@ from core.incidents.checklist import Checklist, StepRecord, StepStatus
 from core.incidents.journal import Event
 from core.incidents.runner import run_step
 from core.incidents.severity import format_duration
+from core.redact import MASK
 from core.runbooks.model import CONSOLE_HOST, Runbook, Step
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.prompt import PromptScreen
@@ -38,6 +39,9 @@ from widgets.safe import safe_text
 
 if TYPE_CHECKING:
     from tui.app import WarroomApp
+
+SCREEN_MASK = "********"
+"""What a secret variable shows as in a command on screen."""
 
 STATUS_VARIABLE = {
     StepStatus.PASSED: "state-up",
@@ -265,11 +269,14 @@ class ChecklistScreen(Screen[None]):
 
     # -- variables -------------------------------------------------------------
 
+    def _masked(self, variables: dict[str, str]) -> dict[str, str]:
+        """``variables`` with every secret's value hidden, for the screen."""
+        return {**variables, **{name: SCREEN_MASK for name in self._secrets(variables)}}
+
     def _command(self, step: Step) -> tuple[str, list[str]]:
         variables = self.warroom.desk.variables(self.incident_id)
         missing = [name for name in step.variables_used() if not variables.get(name)]
-        masked = {name: "********" for name in self._secrets(variables)}
-        shown = {**variables, **masked, **{name: f"<{name}>" for name in missing}}
+        shown = {**self._masked(variables), **{name: f"<{name}>" for name in missing}}
         try:
             return step.render(shown), missing
         except (KeyError, ValueError) as exc:
@@ -361,14 +368,14 @@ class ChecklistScreen(Screen[None]):
         secrets = self._secrets(variables)
         try:
             command = step.render(variables)
-            shown = step.render({**variables, **{name: "********" for name in secrets}})
+            shown = step.render(self._masked(variables))
         except (KeyError, ValueError) as exc:
             self.notify(f"cannot fill the command: {exc}", severity="error")
             return
 
         def scrub(text: str) -> str:
             for value in secrets.values():
-                text = text.replace(value, "[REDACTED]")
+                text = text.replace(value, MASK)
             return text
 
         if step.kind == "action":

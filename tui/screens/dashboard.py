@@ -71,7 +71,6 @@ class DashboardScreen(Screen[None]):
         super().__init__()
         self.current_host: str | None = None
         self._title = Text()
-        self._containers_shown: dict[str, object] = {}  # the result each host's rows show
         self.all_hosts = False
         self.ready = False
         """True once composed and mounted (and until unmounted)."""
@@ -144,13 +143,13 @@ class DashboardScreen(Screen[None]):
         desk = self.warroom.desk
         incidents = desk.incidents()
         tabs = self.query_one(TabbedContent)
-        if tabs.active == "incidents":
-            self.query_one(IncidentsTable).show_incidents(incidents, desk.scheme)
         signature = tuple((i.id, i.severity, i.status) for i in incidents)
-        if signature == self._incidents_signature:
+        changed = signature != self._incidents_signature
+        if tabs.active == "incidents" or changed:
+            self.query_one(IncidentsTable).show_incidents(incidents, desk.scheme)
+        if not changed:
             return
         self._incidents_signature = signature
-        self.query_one(IncidentsTable).show_incidents(incidents, desk.scheme)
         tabs.get_tab("incidents").label = (
             f"Incidents ({len(incidents)})" if incidents else "Incidents"
         )
@@ -193,9 +192,6 @@ class DashboardScreen(Screen[None]):
     def _containers_for(self, state: HostState) -> None:
         table = self.query_one(ContainersTable)
         result = state.containers
-        if result is not None and self._containers_shown.get(state.name) is result:
-            return  # the same snapshot as last time (another probe of the host changed)
-        self._containers_shown[state.name] = result
         if result is not None and result.ok and result.data is not None:
             table.update_host(state.name, result.data, result.at)
         else:
@@ -208,7 +204,6 @@ class DashboardScreen(Screen[None]):
         for name in self.warroom.states:
             if name != self.current_host and not self.all_hosts:
                 table.drop_host(name)
-                self._containers_shown.pop(name, None)
         if state is None:
             return
         if self.all_hosts:
