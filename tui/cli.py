@@ -125,6 +125,7 @@ def cmd_console(args: argparse.Namespace) -> int:
         theme=args.theme,
         read_only=args.read_only or config.settings.read_only,
         checklist=args.checklist,
+        freeze_start_up=True,
     )
     app.run()
     return int(app.return_code or 0)

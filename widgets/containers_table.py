@@ -7,15 +7,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from core.state import Container
 from core.units import human_age, human_bytes, percent
+from widgets.cached_table import CachedTable
 from widgets.colors import state_color
 from widgets.safe import safe_text
 
 MEMORY_STEADY = 0.02
 """Relative memory change below which a row keeps the figure it shows."""
+MEMORY_STEADY_BYTES = 1 << 20
+"""Memory change below which a row keeps its figure whatever the size (small containers)."""
 CPU_STEADY = 1.0
 """CPU change (percentage points) below which a row keeps the figure it shows."""
 
@@ -40,7 +42,7 @@ def _ports(container: Container) -> str:
     return ",".join(shown)
 
 
-class ContainersTable(DataTable[Text]):
+class ContainersTable(CachedTable):
     """One row per container; rows are added, updated and removed by key, never cleared."""
 
     DEFAULT_CSS = """
@@ -131,7 +133,8 @@ class ContainersTable(DataTable[Text]):
 
         Both jitter between samples (a page of memory, a tenth of a percent of
         CPU); every changed cell redraws the whole table, which costs more
-        than the jitter tells anyone.  See :data:`CPU_STEADY` and :data:`MEMORY_STEADY`.
+        than the jitter tells anyone.  See :data:`CPU_STEADY`, :data:`MEMORY_STEADY` and
+        :data:`MEMORY_STEADY_BYTES`.
         """
         old = self._rows.get(key)
         shown_cpu, shown_memory = self._shown.get(key, (None, None))
@@ -141,7 +144,8 @@ class ContainersTable(DataTable[Text]):
             cells = _with_cell(cells, self._cpu_column, old[self._cpu_column])
             cpu = shown_cpu
         if old is not None and memory is not None and shown_memory \
-                and abs(memory - shown_memory) / shown_memory < MEMORY_STEADY:
+                and abs(memory - shown_memory) < max(MEMORY_STEADY * shown_memory,
+                                                     MEMORY_STEADY_BYTES):
             cells = _with_cell(cells, self._mem_column, old[self._mem_column])
             memory = shown_memory
         self._shown[key] = (cpu, memory)

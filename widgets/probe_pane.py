@@ -8,16 +8,17 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from core.state import ProbeResult, ProbeStatus
+from widgets.cached_table import CachedTable
 from widgets.colors import theme_color
 from widgets.safe import safe_text
 
 Row = tuple[str, Sequence[Text]]
 
 
-class KeyedTable(DataTable[Text]):
+class KeyedTable(CachedTable):
     """A DataTable whose rows are replaced by key and changed cell by cell, never cleared."""
 
     def __init__(self, columns: Sequence[str], **kwargs: Any) -> None:
@@ -70,6 +71,7 @@ class ProbePane(Vertical):
         super().__init__(**kwargs)
         self.result: ProbeResult[Any] | None = None
         self._drawn: tuple[int, ...] = ()
+        self._hidden_result: tuple[ProbeResult[Any] | None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"waiting for {self.WHAT}…"), classes="pane-status")
@@ -79,17 +81,37 @@ class ProbePane(Vertical):
     def on_mount(self) -> None:
         self.watch(self.app, "theme", lambda _: self.redraw(), init=False)
 
+    def on_show(self) -> None:
+        if self._hidden_result is not None:  # what arrived while the pane was out of sight
+            (result,) = self._hidden_result
+            self._hidden_result = None
+            self.show(result)
+
+    def _out_of_sight(self) -> bool:
+        """True while the pane or an ancestor is not displayed (another tab is open)."""
+        return not all(node.display for node in self.ancestors_with_self)
+
     def redraw(self) -> None:
         """Draw the shown result again (its colours come from the theme)."""
         self._drawn = ()
-        self.show(self.result)
+        waiting = self._hidden_result
+        self.show(self.result if waiting is None else waiting[0])
 
     @property
     def table(self) -> KeyedTable:
         return self.query_one(KeyedTable)
 
     def show(self, result: ProbeResult[Any] | None) -> None:
-        """Render ``result``: its rows, or the one-line reason there are none."""
+        """Render ``result``: its rows, or the one-line reason there are none.
+
+        While the pane is out of sight only the newest result is kept, and
+        drawn when the pane is shown: redrawing hidden panes costs a layout
+        pass of the whole screen on every refresh.
+        """
+        if self._out_of_sight():
+            self._hidden_result = (result,)
+            return
+        self._hidden_result = None
         drawn = self._drawn_from(result)
         if result is not None and drawn == self._drawn:
             return  # already shown (the host's other probes changed)

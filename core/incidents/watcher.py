@@ -1,7 +1,9 @@
 """Following the journal directory for events other consoles append (pairing).
 
 :class:`JournalWatcher` polls every ``<journal_dir>/*/journal.jsonl`` (a
-``stat`` per file per poll, reading only what grew), keeps a byte offset
+``stat`` per file per poll, reading only what grew; the directory is listed
+again when its own mtime moves, and at least every :data:`RELIST_SECONDS`),
+keeps a byte offset
 per file, waits for the newline of a line still being written, and returns
 the new events whose ``origin`` is not its own.  Poll every 0.25–0.5 s and
 two consoles see each other within a second.
@@ -19,6 +21,8 @@ from core.incidents.journal import JOURNAL_NAME, Event, parse_lines
 from core.incidents.model import is_incident_id
 
 DEFAULT_INTERVAL = 0.5
+RELIST_SECONDS = 5.0
+"""Longest a new incident directory can go unlisted if its creation left the mtime unchanged."""
 
 
 class JournalWatcher:
@@ -40,34 +44,48 @@ class JournalWatcher:
         self.root = Path(root).expanduser()
         self.origin = origin
         self.interval = interval
-        self._offsets: dict[Path, int] = {}
-        self._seen: dict[Path, tuple[int, int]] = {}
+        self._offsets: dict[str, int] = {}
+        self._seen: dict[str, tuple[int, int]] = {}
+        self._listing: list[str] = []
+        self._listed: tuple[int, float] | None = None  # root mtime, monotonic time
         if not from_start:
             for path in self._journals():
                 try:
-                    size = path.stat().st_size
+                    size = os.stat(path).st_size
                 except FileNotFoundError:
                     continue
                 data = _read_from(path, 0, size)
                 self._offsets[path] = parse_lines(data)[1]
 
-    def _journals(self) -> list[Path]:
+    def _journals(self) -> list[str]:
+        """The journal paths, listed again only when the directory may have changed."""
+        try:
+            mtime = os.stat(self.root).st_mtime_ns
+        except (FileNotFoundError, NotADirectoryError):
+            self._listed = None
+            return []
+        now = time.monotonic()
+        if self._listed is not None and self._listed[0] == mtime \
+                and now - self._listed[1] < RELIST_SECONDS:
+            return self._listing
         try:
             entries = list(os.scandir(self.root))
         except (FileNotFoundError, NotADirectoryError):
             return []
-        return [
-            Path(e.path) / JOURNAL_NAME
+        self._listing = [
+            os.path.join(e.path, JOURNAL_NAME)
             for e in entries
             if is_incident_id(e.name) and e.is_dir(follow_symlinks=False)
         ]
+        self._listed = (mtime, now)
+        return self._listing
 
     def poll(self) -> list[Event]:
         """One pass: the new complete events since the last poll (oldest first)."""
         out: list[Event] = []
         for path in self._journals():
             try:
-                st = path.stat()
+                st = os.stat(path)
             except FileNotFoundError:
                 continue
             signature = (st.st_size, st.st_mtime_ns)
@@ -102,9 +120,9 @@ class JournalWatcher:
             time.sleep(self.interval)
 
 
-def _read_from(path: Path, offset: int, length: int) -> bytes:
+def _read_from(path: str, offset: int, length: int) -> bytes:
     try:
-        with path.open("rb") as fh:
+        with open(path, "rb") as fh:
             fh.seek(offset)
             return fh.read(length)
     except FileNotFoundError:

@@ -187,11 +187,16 @@ async def test_hostile_text_in_every_pane_stays_plain(tmp_path: Path) -> None:
         await app.fleet.start()
         app.post_message(HostStateChanged(state))
         await pilot.pause()
-        for pane_type in (CertsPane, EndpointsPane, PostgresPane):
+        for tab, pane_type in (("certs", CertsPane), ("endpoints", EndpointsPane),
+                               ("postgres", PostgresPane)):
+            app.screen.query_one(TabbedContent).active = tab  # panes draw when shown
+            await pilot.pause()
             pane = app.screen.query_one(pane_type)
             cells = [str(c) for r in range(pane.table.row_count) for c in pane.table.get_row_at(r)]
             assert any(shown in c for c in cells), (pane_type.__name__, cells)
             assert not any("\x1b" in c for c in cells)
+        app.screen.query_one(TabbedContent).active = "disk"
+        await pilot.pause()
         status = str(app.screen.query_one(DiskPane).query_one(".pane-status").render())
         assert shown in status
         assert app.is_running
