@@ -118,6 +118,8 @@ class WarroomApp(App[int]):
 
     async def on_mount(self) -> None:
         self.sub_title = self.config.source + ("  [READ-ONLY]" if self.read_only else "")
+        if self.config.hosts:  # the dashboard opens on the first host: only it samples stats
+            self.monitor.focus([self.config.hosts[0].name])
         if self._start_monitor:  # first: the hosts connect while the screen is built
             self.run_worker(self.monitor.start(), name="monitor", exclusive=True)
         await self.push_screen(DashboardScreen())

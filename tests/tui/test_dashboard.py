@@ -200,3 +200,17 @@ async def test_hostile_text_in_every_pane_stays_plain(tmp_path: Path) -> None:
         status = str(app.screen.query_one(DiskPane).query_one(".pane-status").render())
         assert shown in status
         assert app.is_running
+
+
+async def test_monitor_starts_with_only_the_first_host_in_focus(tmp_path: Path) -> None:
+    """Container stats (a request per container) are sampled for the shown host from the start."""
+    app = WarroomApp(local_config(tmp_path))
+    seen_at_start: dict[str, bool] = {}
+
+    async def start() -> None:  # stands in for connecting: what matters is the focus by then
+        seen_at_start.update({h.name: app.monitor.in_focus(h.name) for h in app.config.hosts})
+
+    app.monitor.start = start  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        assert seen_at_start == {"alpha": True, "beta": False}
