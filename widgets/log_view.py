@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -75,6 +75,7 @@ class LogView(ScrollView, can_focus=True):
         self.received = 0
         self._error_style = Style()
         self._match_style = Style()
+        self._pass_styles: tuple[Style, Style] | None = None  # (plain, error) while rendering
 
     def on_mount(self) -> None:
         self._restyle()
@@ -213,16 +214,24 @@ class LogView(ScrollView, can_focus=True):
 
     # -- rendering -----------------------------------------------------------------
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # the widget's style walks its ancestors: once per pass, not once per line
+        style = self.rich_style
+        self._pass_styles = (style, style + self._error_style)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._pass_styles = None
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         row = scroll_y + y
         width = self.scrollable_content_region.width
+        plain, error = self._pass_styles or (self.rich_style, self.rich_style + self._error_style)
         if row >= len(self._shown):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, plain)
         line = self._shown[row]
-        base = self.rich_style
-        if ERROR_WORDS.search(line):
-            base = base + self._error_style
+        base = error if ERROR_WORDS.search(line) else plain
         segments = self._segments(line, base, row)
         strip = Strip(segments).crop_extend(scroll_x, scroll_x + width, base)
         return strip

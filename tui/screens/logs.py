@@ -116,7 +116,8 @@ class LogScreen(Screen[None]):
             text.append_text(safe_text(view.search.text))
         if self.source_error:
             text.append(f"  ({self.source_error})")
-        self.query_one("#log-status", Static).update(text)
+        # one line of fixed height: no layout pass of the screen for every flush
+        self.query_one("#log-status", Static).update(text, layout=False)
 
     def action_back(self) -> None:
         if self.asking:
