@@ -31,6 +31,16 @@ ROW_CACHE_SIZE = 1024
 SegmentLines = list[list[Segment]]
 
 
+def same_cells(old: tuple[Text, ...], new: tuple[Text, ...]) -> bool:
+    """Whether two rows of cells look the same: text, spans *and* base style.
+
+    ``Text.__eq__`` ignores the base style, so a cell whose colour alone
+    changed (a theme switch, a state colour) would otherwise never be redrawn.
+    """
+    return len(old) == len(new) and all(
+        a == b and a.style == b.style for a, b in zip(old, new, strict=True))
+
+
 class CachedTable(DataTable[Text]):
     """DataTable with per-row and per-cell render caches that survive other rows' changes."""
 
@@ -51,6 +61,29 @@ class CachedTable(DataTable[Text]):
         self._cell_lines.clear()
         self._row_lines.clear()
         super().notify_style_update()
+
+    def _update_column_widths(self, updated_cells: Any) -> None:
+        widths = self._widths()
+        super()._update_column_widths(updated_cells)
+        if self._widths() != widths:
+            self._forget_renderings()
+
+    def _update_dimensions(self, new_rows: Any) -> None:
+        widths = self._widths()
+        super()._update_dimensions(new_rows)
+        if self._widths() != widths:
+            self._forget_renderings()
+
+    def _widths(self) -> tuple[int, ...]:
+        return tuple(column.get_render_width(self) for column in self.columns.values())
+
+    def _forget_renderings(self) -> None:
+        """Columns changed width: no rendering of any row is right any more (Textual's too,
+        which a miss here would otherwise copy at the old width)."""
+        self._update_count += 1
+        self._cell_lines.clear()
+        self._row_lines.clear()
+        self.refresh()
 
     def _common_key(self) -> tuple[Any, ...]:
         """What every cell and row rendering depends on besides its own place and content."""

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from core.state import Container
 from core.units import human_age, human_bytes, percent
-from widgets.cached_table import CachedTable
+from widgets.cached_table import CachedTable, same_cells
 from widgets.colors import state_color
 from widgets.safe import safe_text
 
@@ -114,9 +114,9 @@ class ContainersTable(CachedTable):
             if key not in self._rows:
                 self.add_row(*cells, key=key)
                 added = True
-            elif cells != self._rows[key]:
+            elif not same_cells(self._rows[key], cells):
                 for column, old, new in zip(self.columns, self._rows[key], cells, strict=True):
-                    if old != new:
+                    if not same_cells((old,), (new,)):
                         self.update_cell(key, column, new, update_width=True)
             self._rows[key] = cells
         for key in [k for k in self._rows if k.startswith(f"{host}/") and k not in seen]:

@@ -140,7 +140,7 @@ class PostgresPane(ProbePane):
     @property
     def selected_pid(self) -> int | None:
         """The backend under the cursor."""
-        key = self.table.selected_key
+        key = self.selected_key
         return int(key) if key and key.isdigit() else None
 
 

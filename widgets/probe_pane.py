@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from core.state import ProbeResult, ProbeStatus
-from widgets.cached_table import CachedTable
+from widgets.cached_table import CachedTable, same_cells
 from widgets.colors import theme_color
 from widgets.safe import safe_text
 
@@ -40,9 +40,9 @@ class KeyedTable(CachedTable):
             old = self._rows.get(key)
             if old is None:
                 self.add_row(*cells, key=key)
-            elif old != cells:
+            elif not same_cells(old, cells):
                 for column, before, after in zip(self.columns, old, cells, strict=True):
-                    if before != after:
+                    if not same_cells((before,), (after,)):
                         self.update_cell(key, column, after, update_width=True)
             self._rows[key] = cells
 
@@ -82,10 +82,25 @@ class ProbePane(Vertical):
         self.watch(self.app, "theme", lambda _: self.redraw(), init=False)
 
     def on_show(self) -> None:
-        if self._hidden_result is not None:  # what arrived while the pane was out of sight
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        """Draw now the newest result that arrived while the pane was out of sight."""
+        if self._hidden_result is not None:
             (result,) = self._hidden_result
             self._hidden_result = None
-            self.show(result)
+            self._draw(result)
+
+    @property
+    def selected_key(self) -> str | None:
+        """The key of the row under the cursor, in the newest result.
+
+        Actions bound on the whole dashboard read it from any tab: a pane out
+        of sight draws what it holds back first, so the row belongs to the
+        host on screen now and not to the one shown when the tab was left.
+        """
+        self.catch_up()
+        return self.table.selected_key
 
     def _out_of_sight(self) -> bool:
         """True while the pane or an ancestor is not displayed (another tab is open)."""
@@ -112,6 +127,9 @@ class ProbePane(Vertical):
             self._hidden_result = (result,)
             return
         self._hidden_result = None
+        self._draw(result)
+
+    def _draw(self, result: ProbeResult[Any] | None) -> None:
         drawn = self._drawn_from(result)
         if result is not None and drawn == self._drawn:
             return  # already shown (the host's other probes changed)

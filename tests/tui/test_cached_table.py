@@ -53,3 +53,19 @@ async def test_changed_cell_cursor_and_theme_are_drawn_again() -> None:
         themed = _lines(table)
         assert themed[2] != moved[2], "a theme change kept the old colours"
         assert "row1" in _text(themed[2])
+
+
+async def test_a_cell_whose_colour_alone_changed_is_redrawn() -> None:
+    from widgets.probe_pane import KeyedTable
+
+    class KeyedApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield KeyedTable(["state"])
+
+    app = KeyedApp()
+    async with app.run_test(size=(40, 5)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync([("a", [Text("running", style="green")])])
+        await pilot.pause()
+        table.sync([("a", [Text("running", style="red")])])  # e.g. after a theme switch
+        assert table.get_cell("a", "state").style == "red"

@@ -102,6 +102,26 @@ async def test_postgres_terminate_asks_first_and_can_be_cancelled(tmp_path: Path
         assert not (tmp_path / "audit.log").exists()
 
 
+async def test_backend_action_from_another_tab_uses_the_host_on_screen(tmp_path: Path) -> None:
+    """A pane out of sight still answers for the host shown now, not the one left behind."""
+    app = await _app_with_states(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _feed(app)
+        await pilot.press("4")
+        await pilot.pause()
+        pane = app.screen.query_one(PostgresPane)
+        pane.table.focus()
+        assert pane.selected_pid == 4343  # on alpha
+        await pilot.press("1", "right_square_bracket")  # containers tab, then host beta
+        await pilot.pause()
+        assert app.screen.current_host == "beta"  # type: ignore[attr-defined]
+        await pilot.press("K")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "DashboardScreen", "asked to terminate alpha's pid"
+        messages = [n.message for n in app._notifications]
+        assert "no PostgreSQL backend selected" in messages
+
+
 async def test_palette_lists_hosts_containers_views_and_themes(tmp_path: Path) -> None:
     app = await _app_with_states(tmp_path)
     async with app.run_test(size=(120, 36)) as pilot:

@@ -55,15 +55,16 @@ class Tmux:
     def screen(self) -> str:
         return _tmux("capture-pane", "-p", "-t", self.name).stdout
 
-    def wait_for(self, text: str, timeout: float = 20) -> str:
+    def wait_for(self, *texts: str, timeout: float = 20) -> str:
+        """The first screen that shows every one of ``texts`` (one frame may hold only some)."""
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
             screen = self.screen()
-            if text in screen:
+            if all(text in screen for text in texts):
                 return screen
             time.sleep(0.2)
-        raise AssertionError(f"{text!r} never appeared; screen was:\n{screen}")
+        raise AssertionError(f"{texts!r} never appeared together; screen was:\n{screen}")
 
     def alive(self) -> bool:
         return _tmux("has-session", "-t", self.name).returncode == 0
@@ -215,17 +216,15 @@ def test_two_consoles_see_each_others_steps(
         alice.keys("x")
         alice.wait_for("step 2 of")
         started = time.monotonic()  # alice's console shows her step done: now bob's
-        screen = bob.wait_for("passed", timeout=10)
+        bob.wait_for("passed", "alice", timeout=10)  # the step and who ran it
         assert time.monotonic() - started <= 2.5
-        assert "alice" in screen  # who ran the step
         bob.keys("n")
         bob.wait_for("Add a note")
         time.sleep(0.3)
         bob.keys("checked the proxy too")
         time.sleep(0.3)
         bob.keys("Enter")
-        screen = alice.wait_for("checked the proxy too", timeout=5)
-        assert "by bob" in screen
+        alice.wait_for("checked the proxy too", "by bob", timeout=5)
     finally:
         alice.kill()
         bob.kill()

@@ -304,7 +304,7 @@ class DashboardScreen(Screen[None]):
     async def action_largest_dirs(self) -> None:
         """The largest directories under the mount selected in the Disk pane."""
         host = self.current_host
-        mount = self.query_one(DiskPane).table.selected_key
+        mount = self.query_one(DiskPane).selected_key
         probes = self.warroom.monitor.probes.get(host or "")
         if host is None or mount is None or probes is None:
             self.notify("select a mount in the Disk pane first", severity="warning")
