@@ -8,10 +8,14 @@ import dataclasses
 import time
 from collections.abc import Callable
 
+import pytest
+
 from core.config import Config
 from core.hosts import Fleet
 from core.monitor import Monitor
 from core.state import HostState
+
+pytestmark = pytest.mark.lab
 
 
 def _config(lab_config: Config, refresh: float, background: float) -> Config:
