@@ -16,6 +16,7 @@ Only tables with a row cursor and rows one line high use the row cache.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.segment import Segment
@@ -37,8 +38,12 @@ def same_cells(old: tuple[Text, ...], new: tuple[Text, ...]) -> bool:
     ``Text.__eq__`` ignores the base style, so a cell whose colour alone
     changed (a theme switch, a state colour) would otherwise never be redrawn.
     """
-    return len(old) == len(new) and all(
-        a == b and a.style == b.style for a, b in zip(old, new, strict=True))
+    return len(old) == len(new) and all(map(same_text, old, new))
+
+
+def same_text(old: Text, new: Text) -> bool:
+    """Whether one cell looks the same (see :func:`same_cells`)."""
+    return old == new and old.style == new.style
 
 
 class CachedTable(DataTable[Text]):
@@ -63,15 +68,16 @@ class CachedTable(DataTable[Text]):
         super().notify_style_update()
 
     def _update_column_widths(self, updated_cells: Any) -> None:
-        widths = self._widths()
-        super()._update_column_widths(updated_cells)
-        if self._widths() != widths:
-            self._forget_renderings()
+        self._measuring(super()._update_column_widths, updated_cells)
 
     def _update_dimensions(self, new_rows: Any) -> None:
-        widths = self._widths()
-        super()._update_dimensions(new_rows)
-        if self._widths() != widths:
+        self._measuring(super()._update_dimensions, new_rows)
+
+    def _measuring(self, measure: Callable[[Any], None], what: Any) -> None:
+        """Run one of DataTable's width measurements; widths that moved void every rendering."""
+        before = self._widths()
+        measure(what)
+        if self._widths() != before:
             self._forget_renderings()
 
     def _widths(self) -> tuple[int, ...]:

@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from core.state import ProbeResult, ProbeStatus
-from widgets.cached_table import CachedTable, same_cells
+from widgets.cached_table import CachedTable, same_cells, same_text
 from widgets.colors import theme_color
 from widgets.safe import safe_text
 
@@ -42,7 +42,7 @@ class KeyedTable(CachedTable):
                 self.add_row(*cells, key=key)
             elif not same_cells(old, cells):
                 for column, before, after in zip(self.columns, old, cells, strict=True):
-                    if not same_cells((before,), (after,)):
+                    if not same_text(before, after):
                         self.update_cell(key, column, after, update_width=True)
             self._rows[key] = cells
 

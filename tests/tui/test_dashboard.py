@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.pilot import Pilot
 from textual.widgets import TabbedContent
 
 from tests.tui.fixtures import alpha_state, beta_state, local_config
@@ -84,14 +85,20 @@ async def test_read_only_refuses_container_actions(tmp_path: Path) -> None:
         assert not (tmp_path / "audit.log").exists()
 
 
+async def _alpha_postgres_pane(app: WarroomApp, pilot: Pilot[int]) -> PostgresPane:
+    """Both hosts fed, the Postgres tab open on alpha, its table focused."""
+    await _feed(app)
+    await pilot.press("4")
+    await pilot.pause()
+    pane = app.screen.query_one(PostgresPane)
+    pane.table.focus()
+    return pane
+
+
 async def test_postgres_terminate_asks_first_and_can_be_cancelled(tmp_path: Path) -> None:
     app = await _app_with_states(tmp_path)
     async with app.run_test(size=(120, 36)) as pilot:
-        await _feed(app)
-        await pilot.press("4")
-        await pilot.pause()
-        pane = app.screen.query_one(PostgresPane)
-        pane.table.focus()
+        pane = await _alpha_postgres_pane(app, pilot)
         assert pane.selected_pid == 4343
         await pilot.press("K")
         await pilot.pause()
@@ -106,11 +113,7 @@ async def test_backend_action_from_another_tab_uses_the_host_on_screen(tmp_path:
     """A pane out of sight still answers for the host shown now, not the one left behind."""
     app = await _app_with_states(tmp_path)
     async with app.run_test(size=(120, 36)) as pilot:
-        await _feed(app)
-        await pilot.press("4")
-        await pilot.pause()
-        pane = app.screen.query_one(PostgresPane)
-        pane.table.focus()
+        pane = await _alpha_postgres_pane(app, pilot)
         assert pane.selected_pid == 4343  # on alpha
         await pilot.press("1", "right_square_bracket")  # containers tab, then host beta
         await pilot.pause()
