@@ -3,8 +3,9 @@
 Run by bench/run.py as ``python -m bench.ingest_child --mode MODE ...``:
 
 - ``raw``: the Engine API's log stream of ``--container`` read straight from
-  ``--socket`` (no SSH, no parsing beyond counting newlines): what Docker
-  itself can deliver, the ceiling of any console.
+  ``--socket`` in 64 KiB reads (no SSH, no parsing beyond the HTTP chunk
+  framing and counting newlines): what Docker itself can deliver, the
+  ceiling of any console.
 - ``core``: ``HostProbes.container_log_batches`` over SSH, lines counted, no UI.
 - ``app``: the real WarroomApp headless (160x48), the LogScreen of
   ``--container`` following it live: lines/s folded into the LogView, key
@@ -33,8 +34,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 LINE = "2026-11-22T15:00:00Z {level} firehose request={n} handled in 3ms path=/api/orders"
 
 
@@ -50,25 +49,24 @@ def rss() -> int:
 
 
 async def run_raw(args: argparse.Namespace) -> dict[str, Any]:
-    client = httpx.AsyncClient(
-        transport=httpx.AsyncHTTPTransport(uds=args.socket, verify=False),
-        base_url="http://docker", timeout=httpx.Timeout(30, read=None), verify=False,
-    )
+    from core.probes.httpstream import body_pieces, get_request, read_head
+
+    reader, writer = await asyncio.open_unix_connection(args.socket)
     params = {"follow": "1", "stdout": "1", "stderr": "1", "tail": "0"}
     lines = 0
     nbytes = 0
     try:
-        async with client.stream("GET", f"/containers/{args.container}/logs",
-                                 params=params) as response:
-            start = time.monotonic()
-            async for chunk in response.aiter_raw():
-                lines += chunk.count(b"\n")
-                nbytes += len(chunk)
-                if time.monotonic() - start >= args.seconds:
-                    break
-            elapsed = time.monotonic() - start
+        writer.write(get_request(f"/containers/{args.container}/logs", params))
+        head, first = await read_head(reader)
+        start = time.monotonic()
+        async for piece in body_pieces(reader, head, first):
+            lines += piece.count(b"\n")
+            nbytes += len(piece)
+            if time.monotonic() - start >= args.seconds:
+                break
+        elapsed = time.monotonic() - start
     finally:
-        await client.aclose()
+        writer.close()
     return {"lines": lines, "bytes": nbytes, "seconds": elapsed, "rate": lines / elapsed}
 
 

@@ -264,7 +264,8 @@ def _ingest(results: dict[str, Any], summary: list[str], lines: list[str]) -> No
         "",
         "A container (`bench-firehose-1`, busybox `yes`, json-file log driver) prints as fast "
         "as it can. *raw*: the Engine API log stream read straight from the Docker socket "
-        "(no SSH, no parsing): what Docker itself delivers. *core*: "
+        "in 64 KiB reads (no SSH, no parsing beyond the HTTP chunk framing): what Docker "
+        "itself delivers. *core*: "
         "`HostProbes.container_log_batches` over SSH, no UI. *App live*: the real App "
         "headless, LogScreen following the container; lines/s folded into the LogView. "
         "*App replay*: the same App and LogScreen fed from an in-memory Docker multiplexed "

@@ -226,8 +226,9 @@ class ContainersProbe:
 
     async def _stats_one(self, cid: str) -> None:
         try:
-            async with self._stats_slots:
-                stats = await asyncio.wait_for(self._fetch_stats(cid), self._stats_timeout)
+            # asyncio.timeout, not wait_for: no inner task whose error is lost on cancel
+            async with self._stats_slots, asyncio.timeout(self._stats_timeout):
+                stats = await self._fetch_stats(cid)
         except (DockerError, ProbeError, TimeoutError, ValueError, httpx.HTTPError):
             return
         current = cpu_sample(stats)

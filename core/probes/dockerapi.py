@@ -11,10 +11,12 @@ HTTP errors from the engine raise :class:`DockerError`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import shlex
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -22,6 +24,14 @@ import httpx
 from core.hosts.base import Host
 from core.probes.base import ProbeError, host_down_reason, host_is_up
 from core.probes.hoststreams import host_socket_transport
+from core.probes.httpstream import (
+    HttpStreamError,
+    ResponseHead,
+    body_pieces,
+    get_request,
+    read_body,
+    read_head,
+)
 from core.state import ProbeStatus
 
 MAX_API_VERSION = "1.47"
@@ -93,7 +103,7 @@ class DockerClient:
             except httpx.HTTPError as exc:
                 raise await self._transport_error(exc) from None
             if response.status_code >= 400:
-                raise DockerError(response.status_code, _message(response))
+                raise DockerError(response.status_code, _response_message(response))
             info = response.json()
             self.server_version = str(info.get("Version", ""))
             self.api_version = negotiate(str(info.get("ApiVersion", "")))
@@ -118,7 +128,7 @@ class DockerClient:
         await self.reset()
         if not host_is_up(self.host):
             return ProbeError(ProbeStatus.HOST_DOWN, host_down_reason(self.host))
-        if isinstance(exc, httpx.TimeoutException):
+        if isinstance(exc, httpx.TimeoutException | TimeoutError):
             return ProbeError(ProbeStatus.TIMEOUT, f"Docker API on {self.host.name} timed out")
         return await self._diagnose(exc)
 
@@ -168,7 +178,7 @@ class DockerClient:
         except httpx.HTTPError as exc:
             raise await self._transport_error(exc) from None
         if response.status_code >= 400:
-            raise DockerError(response.status_code, _message(response))
+            raise DockerError(response.status_code, _response_message(response))
         return response
 
     async def get_json(
@@ -200,25 +210,74 @@ class DockerClient:
         try:
             if response.status_code >= 400:
                 await response.aread()
-                raise DockerError(response.status_code, _message(response))
+                raise DockerError(response.status_code, _response_message(response))
             yield response
         finally:
             await response.aclose()
+
+    @contextlib.asynccontextmanager
+    async def bulk_stream(
+        self, path: str, params: Mapping[str, str] | None = None
+    ) -> AsyncIterator[BulkResponse]:
+        """GET ``path`` on a connection of its own; the body in pieces as large as they come.
+
+        For firehoses such as a followed log, where :meth:`stream` would cost
+        a trip through httpx per HTTP chunk (see :mod:`core.probes.httpstream`).
+        Raises :class:`DockerError` for an HTTP error, ProbeError when the
+        engine cannot be reached.
+        """
+        await self._http()  # the host is up and the API version negotiated
+        try:
+            reader, writer = await asyncio.wait_for(
+                self.host.open_unix_stream(self.socket), self.timeout
+            )
+        except (OSError, TimeoutError) as exc:
+            raise await self._transport_error(exc) from None
+        try:
+            try:
+                writer.write(get_request(self._url(path), dict(params or {})))
+                async with asyncio.timeout(self.timeout):
+                    await writer.drain()
+                    head, first = await read_head(reader)
+                    if head.status >= 400:
+                        body = await read_body(reader, head, first, limit=4096)
+                        raise DockerError(head.status, _message(body, head.reason))
+            except (OSError, TimeoutError) as exc:
+                raise await self._transport_error(exc) from None
+            yield BulkResponse(head, body_pieces(reader, head, first))
+        finally:
+            with contextlib.suppress(Exception):
+                writer.close()
 
     async def stream_failed(self, exc: Exception) -> ProbeError:
         """Turn an error raised while reading a stream into a :class:`ProbeError`."""
         if isinstance(exc, ProbeError):
             return exc
-        if isinstance(exc, httpx.HTTPError):
+        if isinstance(exc, httpx.HTTPError | OSError):
             return await self._transport_error(exc)
+        if isinstance(exc, HttpStreamError):
+            return ProbeError(ProbeStatus.ERROR, f"Docker's answer broke off: {exc}")
         return ProbeError(ProbeStatus.ERROR, str(exc) or type(exc).__name__)
 
 
-def _message(response: httpx.Response) -> str:
+@dataclass(frozen=True)
+class BulkResponse:
+    """A response of :meth:`DockerClient.bulk_stream`: its head and its body as it comes."""
+
+    head: ResponseHead
+    pieces: AsyncIterator[bytes]
+
+
+def _response_message(response: httpx.Response) -> str:
+    return _message(response.content, response.reason_phrase)
+
+
+def _message(body: bytes, reason: str) -> str:
+    """What the engine said in an error answer (its JSON ``message``, else the text)."""
     try:
-        body = response.json()
+        parsed = json.loads(body)
     except (json.JSONDecodeError, ValueError):
-        return response.text.strip()[:200] or response.reason_phrase
-    if isinstance(body, dict) and "message" in body:
-        return str(body["message"])
-    return str(body)[:200]
+        return body.decode("utf-8", "replace").strip()[:200] or reason
+    if isinstance(parsed, dict) and "message" in parsed:
+        return str(parsed["message"])
+    return str(parsed)[:200]

@@ -8,6 +8,7 @@ younger than ``max_age`` seconds.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -68,9 +69,12 @@ def parse_system_df(body: Mapping[str, Any]) -> DockerDiskUsage:
     )
 
 
-BUSY_RETRIES = 4
-BUSY_WAIT = 0.5
-"""Seconds (times the attempt) to wait when the engine is busy with another df."""
+BUSY_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
+"""Seconds to wait before each retry when the engine is busy with another df.
+
+A df takes milliseconds on a quiet engine and seconds on a loaded one, so
+the waits start short and double; each is jittered (half to all of it) so
+consoles or host entries that collided do not collide again in step."""
 
 
 class DockerDfProbe:
@@ -94,15 +98,15 @@ class DockerDfProbe:
             return host_down(self.name, self.host)
         if self._last is not None and time.monotonic() - self._last_at < self.max_age:
             return self._last
-        for attempt in range(BUSY_RETRIES + 1):
+        for attempt in range(len(BUSY_WAITS) + 1):
             try:
                 body = await self.docker.get_json("/system/df", timeout=self.timeout)
                 break
             except DockerError as exc:
                 # the engine computes one df at a time and refuses a second meanwhile
                 # (another console, another host entry on the same engine): wait for it
-                if "already running" in exc.message and attempt < BUSY_RETRIES:
-                    await asyncio.sleep(BUSY_WAIT * (attempt + 1))
+                if "already running" in exc.message and attempt < len(BUSY_WAITS):
+                    await asyncio.sleep(BUSY_WAITS[attempt] * random.uniform(0.5, 1.0))
                     continue
                 return failed(self.name, ProbeStatus.ERROR, str(exc))
             except ProbeError as exc:

@@ -48,27 +48,34 @@ class LineSplitter:
     def __init__(self, stream: str, max_line: int = MAX_LINE) -> None:
         self.stream = stream
         self.max_line = max_line
-        self._partial = bytearray()
+        self._partial = b""
 
     def feed(self, data: bytes) -> list[LogLine]:
         """Lines completed by ``data``."""
-        if not self._partial and data.endswith(b"\n"):
-            # the common case (a frame of whole lines): no partial line to join or copy
+        if self._partial:
+            data = self._partial + data
+            self._partial = b""
+        cut = data.rfind(b"\n") + 1
+        if cut < len(data):  # an unterminated last line waits for the rest
+            data, rest = data[:cut], data[cut:]
+            while len(rest) > self.max_line:
+                data += rest[: self.max_line] + b"\n"
+                rest = rest[self.max_line :]
+            self._partial = rest
+        if not data:
+            return []
+        if len(data) > self.max_line + 1:  # some line may be too long for one piece
             parts = data.split(b"\n")
             parts.pop()
-            return [line for raw in parts for line in self._pieces(raw)]
-        out: list[LogLine] = []
-        self._partial += data
-        if b"\n" in data:
-            *complete, rest = bytes(self._partial).split(b"\n")
-            self._partial = bytearray(rest)
-            for raw in complete:
-                out.extend(self._pieces(raw))
-        while len(self._partial) > self.max_line:
-            piece = bytes(self._partial[: self.max_line])
-            del self._partial[: self.max_line]
-            out.append(LogLine(self.stream, piece.decode("utf-8", "replace")))
-        return out
+            if max(map(len, parts)) > self.max_line:
+                return [line for raw in parts for line in self._pieces(raw)]
+        # decode all at once: a newline is a byte that never occurs inside a UTF-8
+        # sequence, so this gives the same lines and the same replacement
+        # characters as decoding line by line
+        texts = data.decode("utf-8", "replace").split("\n")
+        texts.pop()
+        stream = self.stream
+        return [LogLine(stream, text) for text in texts]
 
     def _pieces(self, raw: bytes) -> Iterable[LogLine]:
         if len(raw) <= self.max_line:
@@ -82,8 +89,8 @@ class LineSplitter:
         """The unterminated last line, if any (at end of stream)."""
         if not self._partial:
             return []
-        text = bytes(self._partial).decode("utf-8", "replace")
-        self._partial.clear()
+        text = self._partial.decode("utf-8", "replace")
+        self._partial = b""
         return [LogLine(self.stream, text)]
 
 
@@ -93,13 +100,15 @@ class Demultiplexer:
     Header: stream type (0 stdin, 1 stdout, 2 stderr), three zero bytes, and
     the payload length as a big-endian uint32.  Frames and lines do not line
     up: a frame may hold part of a line or several lines, so each stream has
-    its own :class:`LineSplitter`.
+    its own :class:`LineSplitter`.  Docker sends a frame per write, often a
+    frame per line, so consecutive frames of one stream are joined and split
+    into lines together.
     """
 
     HEADER = struct.Struct(">BxxxL")
 
     def __init__(self, max_line: int = MAX_LINE) -> None:
-        self._buffer = bytearray()
+        self._buffer = b""
         self._splitters = {
             1: LineSplitter(STDOUT, max_line),
             2: LineSplitter(STDERR, max_line),
@@ -108,25 +117,31 @@ class Demultiplexer:
     def feed(self, data: bytes) -> list[LogLine]:
         """Lines completed by ``data`` (in the order their frames arrived)."""
         if self._buffer:  # a frame was cut at the end of the last chunk
-            self._buffer += data
-            data = bytes(self._buffer)
-            self._buffer.clear()
+            data = self._buffer + data
+            self._buffer = b""
         out: list[LogLine] = []
         offset = 0
         size = self.HEADER.size
         end_of_data = len(data)
         unpack = self.HEADER.unpack_from
-        splitters = self._splitters
+        run: list[bytes] = []  # payloads of consecutive frames of one stream
+        run_kind = 1
         while end_of_data - offset >= size:
             kind, length = unpack(data, offset)
             end = offset + size + length
             if end > end_of_data:
                 break
-            splitter = splitters.get(kind) or splitters[1]
-            out.extend(splitter.feed(bytes(data[offset + size : end])))
+            kind = 2 if kind == 2 else 1  # stdin (0) or unknown types: shown as stdout
+            if kind != run_kind and run:
+                out.extend(self._splitters[run_kind].feed(b"".join(run)))
+                run = []
+            run_kind = kind
+            run.append(data[offset + size : end])
             offset = end
+        if run:
+            out.extend(self._splitters[run_kind].feed(b"".join(run)))
         if offset < end_of_data:
-            self._buffer += data[offset:]
+            self._buffer = data[offset:]
         return out
 
     def flush(self) -> list[LogLine]:
@@ -214,13 +229,13 @@ async def follow_container(
     if since is not None:
         params["since"] = f"{since:.6f}"
     try:
-        async with docker.stream(f"/containers/{container_id}/logs", params) as response:
-            kind = response.headers.get("content-type", "")
+        async with docker.bulk_stream(f"/containers/{container_id}/logs", params) as response:
+            kind = response.head.headers.get("content-type", "")
             multiplexed = kind.startswith(MULTIPLEXED) or (not kind.startswith(RAW) and not tty)
             parser: Demultiplexer | LineSplitter = (
                 Demultiplexer() if multiplexed else LineSplitter(STDOUT)
             )
-            async for chunk in response.aiter_raw():
+            async for chunk in response.pieces:
                 batch = parser.feed(chunk)
                 if batch:
                     yield batch

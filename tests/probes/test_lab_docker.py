@@ -177,6 +177,26 @@ async def test_container_logs_are_demultiplexed(web1: HostProbes) -> None:
     assert stderr and all(t.startswith("stderr: ") for t in stderr)
 
 
+async def test_a_large_log_arrives_whole_and_in_order(web1: HostProbes) -> None:
+    """100,000 stdout lines and 200 stderr lines read in bulk reads over SSH: none lost."""
+    assert web1.docker is not None
+    name = "wr-test-many-lines"
+    docker("rm", "-f", name, check=False)
+    docker("run", "-d", "--name", name, "warroom-lab/busybox:1", "sh", "-c",
+           "seq 1 100000; seq 1 200 >&2")
+    try:
+        docker("wait", name)
+        buffer = LogBuffer(maxlen=200_000)
+        source = follow_container(web1.docker, name, tail="all", follow=False)
+        assert await pump(source, buffer) == ""
+        stdout = [line.text for line in buffer.lines() if line.stream == "stdout"]
+        stderr = [line.text for line in buffer.lines() if line.stream == "stderr"]
+        assert stdout == [str(i) for i in range(1, 100_001)]
+        assert stderr == [str(i) for i in range(1, 201)]
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
 async def test_follow_container_logs_yields_new_lines(web1: HostProbes) -> None:
     seen: list[str] = []
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ import pytest
 from core.config import Config, load_config
 from core.incidents.checklist import StepStatus
 from tests.conftest import LAB_CONFIG, ROOT
+from tests.tui.waiting import until
 from tui.app import WarroomApp
 from tui.screens.checklist import ChecklistScreen
 from widgets.log_view import LogView
@@ -77,15 +76,6 @@ async def stop_api(app: WarroomApp, pilot: object, timeout: float) -> tuple[str,
     docker("stop", "-t", "1", "shop-api-1")
     took = await until(lambda: api_incident(app), timeout, pilot)
     return api_incident(app) or "", took
-
-
-async def until(predicate: Callable[[], object], timeout: float, pilot: object) -> float:
-    started = time.monotonic()
-    while not predicate():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"not within {timeout} s")
-        await asyncio.sleep(0.05)
-    return time.monotonic() - started
 
 
 async def test_api_down_walked_through_to_the_report(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
+from tests.tui.waiting import until
 from widgets.log_view import LogView, Query
 
 HOSTILE = [
@@ -47,7 +48,8 @@ async def test_filter_search_follow_and_bound() -> None:
         await pilot.pause(0.1)
         assert view.shown_count == 100  # bounded to max_lines
         assert view.shown_lines()[-1].startswith("line 249")
-        assert view.following and view.scroll_offset.y == view.max_scroll_y
+        assert view.following
+        await until(lambda: view.max_scroll_y > 0 and view.scroll_offset.y == view.max_scroll_y, 5)
 
         view.set_filter(Query.parse("error"))
         assert view.shown_count == 10 and all("ERROR" in ln for ln in view.shown_lines())

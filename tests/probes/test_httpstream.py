@@ -1,0 +1,115 @@
+"""The bulk HTTP/1.1 stream reader: response heads, chunk framing split anywhere, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from core.probes.httpstream import (
+    ChunkedDecoder,
+    HttpStreamError,
+    ResponseHead,
+    body_pieces,
+    get_request,
+    parse_head,
+    read_head,
+)
+
+
+def chunked(*pieces: bytes) -> bytes:
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+
+
+class Feed:
+    """A ByteReader over fixed bytes, handed out ``step`` bytes per read (as a link might)."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.step = data, step
+
+    async def read(self, n: int = -1) -> bytes:
+        piece, self.data = self.data[: min(n, self.step)], self.data[min(n, self.step) :]
+        return piece
+
+    def at_eof(self) -> bool:
+        return not self.data
+
+
+def test_chunked_body_is_the_same_however_the_bytes_are_cut() -> None:
+    pieces = [b"\x01\x00\x00\x00\x00\x00\x00\x06hello\n", b"x" * 300, b"\r\n inside data \r\n"]
+    wire = chunked(*pieces)
+    for step in (1, 2, 3, 5, 7, 64, len(wire)):
+        decoder = ChunkedDecoder()
+        out = b"".join(decoder.feed(wire[i : i + step]) for i in range(0, len(wire), step))
+        assert out == b"".join(pieces), step
+        assert decoder.done
+
+
+def test_chunk_extensions_are_ignored_and_input_after_the_last_chunk_too() -> None:
+    decoder = ChunkedDecoder()
+    assert decoder.feed(b"5;name=value\r\nhello\r\n0\r\n\r\n") == b"hello"
+    assert decoder.done and decoder.feed(b"3\r\nmore\r\n") == b""
+
+
+@pytest.mark.parametrize("wire", [
+    b"zz\r\nhello\r\n",  # not hex
+    b"-5\r\nhello\r\n",  # negative
+    b"3\r\nhello\r\n",  # longer than its size
+    b"1" * 2000,  # a size line that never ends
+])
+def test_bad_chunk_framing_is_an_error(wire: bytes) -> None:
+    with pytest.raises(HttpStreamError):
+        ChunkedDecoder().feed(wire)
+
+
+def test_head_is_parsed_and_the_body_bytes_after_it_kept() -> None:
+    wire = (b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + chunked(b"abc", b"def"))
+    for step in (1, 10, len(wire)):
+        feed = Feed(wire, step)
+        head, first = asyncio.run(read_head(feed))
+        assert head.status == 200 and head.reason == "OK" and head.chunked
+        assert head.headers["content-type"] == "application/vnd.docker.multiplexed-stream"
+        assert first + feed.data == chunked(b"abc", b"def")  # nothing lost past the head
+
+
+@pytest.mark.parametrize(
+    "raw", [b"SSH-2.0-OpenSSH", b"HTTP/1.1 OK", b"HTTP/1.1 200 OK\r\nno colon"]
+)
+def test_malformed_heads_are_errors(raw: bytes) -> None:
+    with pytest.raises(HttpStreamError):
+        parse_head(raw)
+
+
+def test_a_link_that_closes_before_the_head_ends_is_an_error() -> None:
+    with pytest.raises(HttpStreamError, match="before the response head"):
+        asyncio.run(read_head(Feed(b"HTTP/1.1 200 OK\r\nContent-", 4)))
+
+
+async def collect(reader: Feed, head: ResponseHead, first: bytes = b"") -> bytes:
+    return b"".join([piece async for piece in body_pieces(reader, head, first)])
+
+
+def test_bodies_by_length_by_close_and_by_chunks() -> None:
+    by_length = ResponseHead(200, "OK", {"content-length": "5"})
+    assert asyncio.run(collect(Feed(b"llo and more", 3), by_length, b"he")) == b"hello"
+    by_close = ResponseHead(200, "OK", {})
+    assert asyncio.run(collect(Feed(b"until the end", 4), by_close)) == b"until the end"
+    by_chunks = ResponseHead(200, "OK", {"transfer-encoding": "chunked"})
+    assert asyncio.run(collect(Feed(chunked(b"a", b"bc"), 2), by_chunks)) == b"abc"
+
+
+def test_a_body_cut_off_in_the_middle_is_an_error() -> None:
+    by_chunks = ResponseHead(200, "OK", {"transfer-encoding": "chunked"})
+    with pytest.raises(HttpStreamError, match="in the middle"):
+        asyncio.run(collect(Feed(b"5\r\nhel", 2), by_chunks))
+    by_length = ResponseHead(200, "OK", {"content-length": "10"})
+    with pytest.raises(HttpStreamError, match="in the middle"):
+        asyncio.run(collect(Feed(b"short", 2), by_length))
+
+
+def test_request_values_cannot_add_headers_or_requests() -> None:
+    wire = get_request("/containers/x\r\nEvil: 1/logs", {"since": "1\r\n\r\nGET / HTTP/1.1"})
+    head, _, rest = wire.partition(b"\r\n")
+    assert head.startswith(b"GET /containers/x%0D%0AEvil%3A%201/logs?since=1%0D%0A")
+    assert rest.count(b"\r\n") == 4 and rest.endswith(b"Connection: close\r\n\r\n")
