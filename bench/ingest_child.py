@@ -49,14 +49,14 @@ def rss() -> int:
 
 
 async def run_raw(args: argparse.Namespace) -> dict[str, Any]:
-    from core.probes.httpstream import body_pieces, get_request, read_head
+    from core.probes.httpstream import body_pieces, read_head, request_bytes
 
     reader, writer = await asyncio.open_unix_connection(args.socket)
     params = {"follow": "1", "stdout": "1", "stderr": "1", "tail": "0"}
     lines = 0
     nbytes = 0
     try:
-        writer.write(get_request(f"/containers/{args.container}/logs", params))
+        writer.write(request_bytes("GET", f"/containers/{args.container}/logs", params))
         head, first = await read_head(reader)
         start = time.monotonic()
         async for piece in body_pieces(reader, head, first):

@@ -18,6 +18,7 @@ from core.config import Config
 from core.hosts import Fleet, Host, LinkEvent
 from core.probes.collect import PROBE_FIELDS, HostProbes
 from core.state import HostState
+from core.timeouts import wait_for
 
 SLOW_PROBES: dict[str, float] = {
     "containers": 15.0,  # changes arrive by Docker events at once; this resyncs and samples CPU
@@ -143,7 +144,7 @@ class Monitor:
             self._publish(await probes.refresh(only=due))
             woken = False
             try:
-                await asyncio.wait_for(wake.wait(), interval)
+                await wait_for(wake.wait(), interval)
                 # a link change or an explicit refresh: everything, now; a host
                 # just brought on screen: what is due at its new rate
                 woken = host.name not in self._refocused
@@ -167,6 +168,6 @@ class Monitor:
         self._tasks.clear()
         for probes in self.probes.values():
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(probes.close(), CLOSE_TIMEOUT)
+                await wait_for(probes.close(), CLOSE_TIMEOUT)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.fleet.close(), CLOSE_TIMEOUT)
+            await wait_for(self.fleet.close(), CLOSE_TIMEOUT)

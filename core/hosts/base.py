@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from core.timeouts import wait_for
+
 Command = str | Sequence[str]
 """A command: a list of arguments (each quoted) or a shell string used as written."""
 
@@ -217,7 +219,7 @@ async def wait_settled(host: Host, timeout: float) -> LinkState:
         await host.start()
         if host.state not in (LinkState.UP, LinkState.DOWN):
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(settled.wait(), timeout)
+                await wait_for(settled.wait(), timeout)
     finally:
         unsubscribe()
     return host.state

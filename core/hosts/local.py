@@ -23,6 +23,7 @@ from core.hosts.base import (
     now,
     render_command,
 )
+from core.timeouts import wait_for
 
 
 def _kill_group(process: asyncio.subprocess.Process) -> None:
@@ -100,7 +101,7 @@ class LocalHost:
             start_new_session=True,
         )
         try:
-            out, err = await asyncio.wait_for(
+            out, err = await wait_for(
                 process.communicate(input.encode() if input is not None else None), timeout
             )
         except TimeoutError:

@@ -40,6 +40,7 @@ from core.hosts.base import (
     render_command,
 )
 from core.hosts.hostkeys import HostKeyPolicy
+from core.timeouts import wait_for
 
 PREFERRED_CIPHERS = (
     "aes128-gcm@openssh.com",
@@ -152,7 +153,7 @@ class SshStream:
         if self._process is not None:
             self._process.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._process.wait_closed(), 2)
+                await wait_for(self._process.wait_closed(), 2)
         self._release()
 
 
@@ -251,7 +252,7 @@ class SshHost:
         if self._state is LinkState.CLOSED:
             await self.start()
         try:
-            await asyncio.wait_for(self._up.wait(), timeout)
+            await wait_for(self._up.wait(), timeout)
         except TimeoutError:
             return False
         return True
@@ -309,7 +310,7 @@ class SshHost:
             if not await self._jump.wait_up(cfg.connect_timeout):
                 raise ConnectionError(f"jump host {self._jump.name} is {self._jump.state.value}")
             options["tunnel"] = self._jump._conn
-        conn = await asyncio.wait_for(
+        conn = await wait_for(
             asyncssh.connect(cfg.ssh_target, **options), cfg.connect_timeout + 5
         )
         return conn, client
@@ -328,7 +329,7 @@ class SshHost:
         if self._conn is not None:
             self._conn.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._conn.wait_closed(), 5)
+                await wait_for(self._conn.wait_closed(), 5)
             self._conn = None
         self._unix_forwards.clear()
         self._tcp_forwards.clear()
@@ -358,7 +359,7 @@ class SshHost:
         assert conn is not None
         try:
             async with self._sessions:
-                result = await asyncio.wait_for(
+                result = await wait_for(
                     _open_retrying(lambda: conn.run(text, input=input, check=False,
                                                     errors="replace")),
                     timeout,

@@ -21,6 +21,7 @@ from core.audit import Actions
 from core.config import PostgresConfig
 from core.hosts.base import Host
 from core.runbooks.model import Step, sql_output
+from core.timeouts import wait_for
 
 OUTPUT_KEEP = 256 * 1024
 """Characters of output a step keeps in memory (the journal trims further)."""
@@ -58,7 +59,7 @@ async def _stream_shell(
                 on_output(line)
 
     try:
-        await asyncio.wait_for(consume(), timeout)
+        await wait_for(consume(), timeout)
     except TimeoutError:
         return None, "".join(chunks), f"timed out after {timeout:g} s"
     finally:
@@ -82,7 +83,7 @@ async def _run_sql(
         ) as conn:
             if read_only:  # a check never changes the database, whatever its text says
                 await conn.execute("SET default_transaction_read_only = on")
-            cursor = await asyncio.wait_for(conn.execute(query), timeout)
+            cursor = await wait_for(conn.execute(query), timeout)
             if cursor.description is None:
                 return 0, f"{cursor.statusmessage or 'OK'}\n", ""
             columns = [c.name for c in cursor.description]

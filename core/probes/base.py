@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from core.hosts.base import CommandResult, Host, LinkState
 from core.state import ProbeResult, ProbeStatus
+from core.timeouts import wait_for
 
 T = TypeVar("T")
 
@@ -122,7 +123,7 @@ async def guarded(
 ) -> ProbeResult[Any]:
     """Await ``work`` for at most ``timeout`` seconds; every failure becomes a result."""
     try:
-        return await asyncio.wait_for(work, timeout)
+        return await wait_for(work, timeout)
     except asyncio.CancelledError:
         raise
     except TimeoutError:

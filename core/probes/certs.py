@@ -43,6 +43,7 @@ from core.probes.base import (
 )
 from core.probes.shared import CONSOLE_CHECKS
 from core.state import CertInfo, ProbeResult, ProbeStatus
+from core.timeouts import wait_for
 
 EXPIRED = "expired"
 NOT_YET_VALID = "not yet valid"
@@ -144,7 +145,7 @@ async def _peer_der(
     entry: TlsEndpointConfig, context: ssl.SSLContext, timeout: float
 ) -> bytes:
     sni = entry.server_name or entry.address
-    _reader, writer = await asyncio.wait_for(
+    _reader, writer = await wait_for(
         asyncio.open_connection(
             entry.address,
             entry.port,
@@ -160,7 +161,7 @@ async def _peer_der(
     finally:
         writer.close()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(writer.wait_closed(), 1)
+            await wait_for(writer.wait_closed(), 1)
     if not der:
         raise ssl.SSLError("the server sent no certificate")
     return bytes(der)

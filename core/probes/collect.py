@@ -36,6 +36,7 @@ from core.probes.logs import LogLine, follow_container, follow_file
 from core.probes.postgres import PostgresProbe
 from core.probes.system import SystemProbe
 from core.state import HostState, ProbeResult, ProbeStatus
+from core.timeouts import wait_for
 
 PROBE_FIELDS = (
     "containers", "docker_df", "disk", "system", "postgres", "certs", "endpoints", "backups",
@@ -286,7 +287,7 @@ class HostProbes:
             closers.append(self.docker.close)
         for close in closers:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(close(), 5)
+                await wait_for(close(), 5)
 
 
 def _with(state: HostState, field: str, result: ProbeResult[Any]) -> HostState:

@@ -33,8 +33,6 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-import httpx
-
 from core.hosts.base import Host
 from core.probes.base import (
     ProbeError,
@@ -229,7 +227,7 @@ class ContainersProbe:
             # asyncio.timeout, not wait_for: no inner task whose error is lost on cancel
             async with self._stats_slots, asyncio.timeout(self._stats_timeout):
                 stats = await self._fetch_stats(cid)
-        except (DockerError, ProbeError, TimeoutError, ValueError, httpx.HTTPError):
+        except (DockerError, ProbeError, TimeoutError, ValueError):
             return
         current = cpu_sample(stats)
         previous = cpu_sample(stats, "precpu_stats") or self._cpu.get(cid)
@@ -252,9 +250,8 @@ class ContainersProbe:
             return dict(await self.docker.get_json(f"/containers/{cid}/stats", params))
         # before API 1.41 there is no one-shot: read the first sample of a stream
         async with self.docker.stream(f"/containers/{cid}/stats", {"stream": "true"}) as resp:
-            async for line in resp.aiter_lines():
-                if line.strip():
-                    return dict(json.loads(line))
+            async for record in json_lines(resp.pieces):
+                return dict(record)
         return {}
 
     # -- events ----------------------------------------------------------------------
@@ -283,7 +280,7 @@ class ContainersProbe:
             self._listeners.add(queue)
             try:
                 async with self.docker.stream("/events", params) as response:
-                    reader = asyncio.create_task(_read_events(response, queue))
+                    reader = asyncio.create_task(_read_events(response.pieces, queue))
                     try:
                         self._inspected.clear()  # the stream is open: resync everything
                         last_failure = ""
@@ -402,14 +399,25 @@ class ContainersProbe:
                 await task
 
 
-async def _read_events(response: httpx.Response, queue: asyncio.Queue[Any]) -> None:
+async def _read_events(pieces: AsyncIterator[bytes], queue: asyncio.Queue[Any]) -> None:
     """Move ``/events`` records into ``queue``; then an end marker or the error."""
     try:
-        async for line in response.aiter_lines():
-            if line.strip():
-                queue.put_nowait(json.loads(line))
+        async for record in json_lines(pieces):
+            queue.put_nowait(record)
         queue.put_nowait(_STREAM_END)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
         queue.put_nowait(exc)
+
+
+async def json_lines(pieces: AsyncIterator[bytes]) -> AsyncIterator[Any]:
+    """One JSON document per line of a streamed body (blank lines skipped)."""
+    partial = b""
+    async for piece in pieces:
+        *lines, partial = (partial + piece).split(b"\n")
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)
+    if partial.strip():
+        yield json.loads(partial)

@@ -1,7 +1,10 @@
 """A small async Docker Engine API client over a host's unix socket (local or over SSH).
 
 The socket is reached through :meth:`Host.open_unix_stream`, so the same
-client serves a local Docker and one on the far side of an SSH connection.
+client serves a local Docker and one on the far side of an SSH connection
+(there, every connection is a channel of the host's SSH connection).  HTTP
+is spoken by :mod:`core.probes.httpstream`; connections are kept alive
+between requests, up to :data:`MAX_CONNECTIONS` at a time.
 The API version is negotiated once per connection from ``GET /version``:
 the highest version both sides speak (the server's ``ApiVersion`` capped at
 :data:`MAX_API_VERSION`).  Transport problems raise
@@ -19,25 +22,32 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from core.hosts.base import Host
+from core.hosts.base import ByteReader, ByteWriter, Host
 from core.probes.base import ProbeError, host_down_reason, host_is_up
-from core.probes.hoststreams import host_socket_transport
 from core.probes.httpstream import (
     HttpStreamError,
     ResponseHead,
     body_pieces,
-    get_request,
     read_body,
     read_head,
+    request_bytes,
 )
 from core.state import ProbeStatus
+from core.timeouts import wait_for
 
 MAX_API_VERSION = "1.47"
 """The newest Engine API version this client was written against."""
 
 DEFAULT_TIMEOUT = 10.0
+
+MAX_CONNECTIONS = 16
+"""Requests in flight at once per engine (each on a connection of its own)."""
+
+MAX_BODY = 64 * 1024 * 1024
+"""Largest answer read (a listing of thousands of containers is a few MB)."""
+
+ERROR_BODY = 4096
+"""How much of an error answer is read for its message."""
 
 
 class DockerError(Exception):
@@ -78,61 +88,93 @@ class DockerClient:
         self.timeout = timeout
         self.api_version = ""
         self.server_version = ""
-        self._client: httpx.AsyncClient | None = None
+        self._idle: list[tuple[ByteReader, ByteWriter]] = []
+        self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
 
     # -- connection --------------------------------------------------------------
 
-    async def _http(self) -> httpx.AsyncClient:
+    async def _ready(self) -> None:
+        """Check the host is up and negotiate the API version once."""
         if not host_is_up(self.host):
             raise ProbeError(ProbeStatus.HOST_DOWN, host_down_reason(self.host))
-        if self._client is None:
-            # each connection is a stream to the socket on the host (an SSH channel);
-            # plain HTTP, so no CA bundle is loaded; keep-alive for every connection,
-            # so a burst of requests does not open and close channels
-            transport = host_socket_transport(
-                self.host, self.socket,
-                httpx.Limits(max_connections=16, max_keepalive_connections=16),
-            )
-            self._client = httpx.AsyncClient(
-                transport=transport, base_url="http://docker", timeout=self.timeout,
-                verify=False,
-            )
-        if not self.api_version:
-            try:
-                response = await self._client.get("/version")
-            except httpx.HTTPError as exc:
-                raise await self._transport_error(exc) from None
-            if response.status_code >= 400:
-                raise DockerError(response.status_code, _response_message(response))
-            info = response.json()
-            self.server_version = str(info.get("Version", ""))
-            self.api_version = negotiate(str(info.get("ApiVersion", "")))
-        return self._client
+        if self.api_version:
+            return
+        status, reason, body = await self._exchange("GET", "/version", None, self.timeout)
+        if status >= 400:
+            raise DockerError(status, _message(body, reason))
+        info = json.loads(body)
+        self.server_version = str(info.get("Version", ""))
+        self.api_version = negotiate(str(info.get("ApiVersion", "")))
 
     def _url(self, path: str) -> str:
         return f"/v{self.api_version}{path}"
 
+    async def _open(self) -> tuple[ByteReader, ByteWriter]:
+        return await wait_for(self.host.open_unix_stream(self.socket), self.timeout)
+
+    async def _exchange(
+        self, method: str, target: str, params: Mapping[str, Any] | None, timeout: float
+    ) -> tuple[int, str, bytes]:
+        """One request on a kept-alive connection (or a new one): status, reason, body.
+
+        Transport failures raise as they come (the caller turns them into a
+        ProbeError).  A GET whose kept connection turns out closed is sent
+        once more on a new one.
+        """
+        async with self._slots:
+            while True:
+                reused = False
+                while self._idle:
+                    reader, writer = self._idle.pop()
+                    if not reader.at_eof():
+                        reused = True
+                        break
+                    _close(writer)
+                if not reused:
+                    reader, writer = await self._open()
+                try:
+                    async with asyncio.timeout(timeout):
+                        writer.write(request_bytes(method, target, params, keep_alive=True))
+                        await writer.drain()
+                        head, first = await read_head(reader)
+                        limit = ERROR_BODY if head.status >= 400 else MAX_BODY
+                        body = await read_body(
+                            reader, head, first, limit, truncate=head.status >= 400
+                        )
+                except HttpStreamError as exc:
+                    _close(writer)
+                    if reused and method == "GET" and "before the response head" in str(exc):
+                        continue  # the engine had closed the idle connection: a new one
+                    raise
+                except BaseException:
+                    _close(writer)
+                    raise
+                if head.keep_alive and head.status < 400:  # (an error body may be cut short)
+                    self._idle.append((reader, writer))
+                else:
+                    _close(writer)
+                return head.status, head.reason, body
+
     async def reset(self) -> None:
-        """Drop pooled connections and the negotiated version (after a transport error)."""
-        client, self._client = self._client, None
+        """Drop kept connections and the negotiated version (after a transport error)."""
         self.api_version = ""
-        if client is not None:
-            with contextlib.suppress(Exception):
-                await client.aclose()
+        idle, self._idle = self._idle, []
+        for _, writer in idle:
+            _close(writer)
 
     async def close(self) -> None:
-        """Close the HTTP client."""
+        """Close every kept connection."""
         await self.reset()
 
-    async def _transport_error(self, exc: Exception) -> ProbeError:
+    async def _transport_error(self, exc: BaseException) -> ProbeError:
         await self.reset()
         if not host_is_up(self.host):
             return ProbeError(ProbeStatus.HOST_DOWN, host_down_reason(self.host))
-        if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        if isinstance(exc, TimeoutError):
             return ProbeError(ProbeStatus.TIMEOUT, f"Docker API on {self.host.name} timed out")
         return await self._diagnose(exc)
 
-    async def _diagnose(self, exc: Exception) -> ProbeError:
+    async def _diagnose(self, exc: BaseException) -> ProbeError:
         """Say why the socket could not be used: missing, not writable, or the engine."""
         path = shlex.quote(self.socket)
         script = (
@@ -165,111 +207,97 @@ class DockerClient:
         *,
         params: Mapping[str, Any] | None = None,
         timeout: float | None = None,
-    ) -> httpx.Response:
-        """Send one request to ``/v{api}{path}``; raise on transport or HTTP errors."""
-        client = await self._http()
+    ) -> tuple[int, bytes]:
+        """Send one request to ``/v{api}{path}``: the status and body of a success.
+
+        Raises :class:`DockerError` for an HTTP error and ProbeError when
+        the engine cannot be reached or does not answer in time.
+        """
         try:
-            response = await client.request(
-                method,
-                self._url(path),
-                params=params,
-                timeout=timeout if timeout is not None else self.timeout,
+            await self._ready()
+            status, reason, body = await self._exchange(
+                method, self._url(path), params, timeout if timeout is not None else self.timeout
             )
-        except httpx.HTTPError as exc:
+        except (ProbeError, DockerError):
+            raise
+        except Exception as exc:  # OSError, TimeoutError, HttpStreamError, the SSH channel's own
             raise await self._transport_error(exc) from None
-        if response.status_code >= 400:
-            raise DockerError(response.status_code, _response_message(response))
-        return response
+        if status >= 400:
+            raise DockerError(status, _message(body, reason))
+        return status, body
 
     async def get_json(
         self, path: str, params: Mapping[str, Any] | None = None, timeout: float | None = None
     ) -> Any:
         """GET ``path`` and decode the JSON body."""
-        response = await self.request("GET", path, params=params, timeout=timeout)
-        return response.json()
+        _, body = await self.request("GET", path, params=params, timeout=timeout)
+        return json.loads(body)
 
     async def post(
         self, path: str, params: Mapping[str, Any] | None = None, timeout: float | None = None
     ) -> int:
         """POST ``path`` with no body; returns the HTTP status (204 or 304 for most actions)."""
-        response = await self.request("POST", path, params=params, timeout=timeout)
-        return response.status_code
+        status, _ = await self.request("POST", path, params=params, timeout=timeout)
+        return status
 
     @contextlib.asynccontextmanager
     async def stream(
         self, path: str, params: Mapping[str, Any] | None = None
-    ) -> AsyncIterator[httpx.Response]:
-        """GET ``path`` as a stream with no read timeout (events, logs, stats)."""
-        client = await self._http()
-        timeout = httpx.Timeout(self.timeout, read=None)
-        request = client.build_request("GET", self._url(path), params=params, timeout=timeout)
-        try:
-            response = await client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise await self._transport_error(exc) from None
-        try:
-            if response.status_code >= 400:
-                await response.aread()
-                raise DockerError(response.status_code, _response_message(response))
-            yield response
-        finally:
-            await response.aclose()
-
-    @contextlib.asynccontextmanager
-    async def bulk_stream(
-        self, path: str, params: Mapping[str, str] | None = None
     ) -> AsyncIterator[BulkResponse]:
         """GET ``path`` on a connection of its own; the body in pieces as large as they come.
 
-        For firehoses such as a followed log, where :meth:`stream` would cost
-        a trip through httpx per HTTP chunk (see :mod:`core.probes.httpstream`).
-        Raises :class:`DockerError` for an HTTP error, ProbeError when the
-        engine cannot be reached.
+        For answers that go on (events, a followed log, a stats stream): no
+        read timeout, and each read takes whatever the connection has, so a
+        log firehose costs a few slice operations per line.  Raises
+        :class:`DockerError` for an HTTP error, ProbeError when the engine
+        cannot be reached.
         """
-        await self._http()  # the host is up and the API version negotiated
         try:
-            reader, writer = await asyncio.wait_for(
-                self.host.open_unix_stream(self.socket), self.timeout
-            )
-        except (OSError, TimeoutError) as exc:
+            await self._ready()
+            reader, writer = await self._open()
+        except (ProbeError, DockerError):
+            raise
+        except Exception as exc:
             raise await self._transport_error(exc) from None
         try:
             try:
-                writer.write(get_request(self._url(path), dict(params or {})))
+                writer.write(request_bytes("GET", self._url(path), params))
                 async with asyncio.timeout(self.timeout):
                     await writer.drain()
                     head, first = await read_head(reader)
                     if head.status >= 400:
-                        body = await read_body(reader, head, first, limit=4096)
+                        body = await read_body(reader, head, first, ERROR_BODY, truncate=True)
                         raise DockerError(head.status, _message(body, head.reason))
-            except (OSError, TimeoutError) as exc:
+            except DockerError:
+                raise
+            except Exception as exc:
                 raise await self._transport_error(exc) from None
             yield BulkResponse(head, body_pieces(reader, head, first))
         finally:
-            with contextlib.suppress(Exception):
-                writer.close()
+            _close(writer)
 
     async def stream_failed(self, exc: Exception) -> ProbeError:
         """Turn an error raised while reading a stream into a :class:`ProbeError`."""
         if isinstance(exc, ProbeError):
             return exc
-        if isinstance(exc, httpx.HTTPError | OSError):
-            return await self._transport_error(exc)
         if isinstance(exc, HttpStreamError):
             return ProbeError(ProbeStatus.ERROR, f"Docker's answer broke off: {exc}")
-        return ProbeError(ProbeStatus.ERROR, str(exc) or type(exc).__name__)
+        if isinstance(exc, DockerError):
+            return ProbeError(ProbeStatus.ERROR, str(exc))
+        return await self._transport_error(exc)
 
 
 @dataclass(frozen=True)
 class BulkResponse:
-    """A response of :meth:`DockerClient.bulk_stream`: its head and its body as it comes."""
+    """A response of :meth:`DockerClient.stream`: its head and its body as it comes."""
 
     head: ResponseHead
     pieces: AsyncIterator[bytes]
 
 
-def _response_message(response: httpx.Response) -> str:
-    return _message(response.content, response.reason_phrase)
+def _close(writer: ByteWriter) -> None:
+    with contextlib.suppress(Exception):
+        writer.close()
 
 
 def _message(body: bytes, reason: str) -> str:

@@ -229,7 +229,7 @@ async def follow_container(
     if since is not None:
         params["since"] = f"{since:.6f}"
     try:
-        async with docker.bulk_stream(f"/containers/{container_id}/logs", params) as response:
+        async with docker.stream(f"/containers/{container_id}/logs", params) as response:
             kind = response.head.headers.get("content-type", "")
             multiplexed = kind.startswith(MULTIPLEXED) or (not kind.startswith(RAW) and not tty)
             parser: Demultiplexer | LineSplitter = (

@@ -36,6 +36,7 @@ from core.probes.base import (
     ok,
 )
 from core.state import PgBackend, PgState, ProbeResult, ProbeStatus
+from core.timeouts import wait_for
 
 APPLICATION_NAME = "warroom"
 LONGEST = 5
@@ -203,7 +204,7 @@ class PostgresProbe:
         if password is not None:
             kwargs["password"] = password
         try:
-            conn = await asyncio.wait_for(
+            conn = await wait_for(
                 psycopg.AsyncConnection.connect(**kwargs), max(2, timeout) + 2
             )
         except asyncio.CancelledError:
@@ -222,7 +223,7 @@ class PostgresProbe:
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):  # a broken link: nothing more to do
-                await asyncio.wait_for(conn.close(), 2)
+                await wait_for(conn.close(), 2)
 
     async def _query(self, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
         """Run one query, reconnecting once if the kept connection broke."""

@@ -11,9 +11,9 @@ from core.probes.httpstream import (
     HttpStreamError,
     ResponseHead,
     body_pieces,
-    get_request,
     parse_head,
     read_head,
+    request_bytes,
 )
 
 
@@ -99,6 +99,13 @@ def test_bodies_by_length_by_close_and_by_chunks() -> None:
     assert asyncio.run(collect(Feed(chunked(b"a", b"bc"), 2), by_chunks)) == b"abc"
 
 
+def test_no_content_answers_end_without_waiting_for_the_link_to_close() -> None:
+    for status in (204, 304):
+        head = ResponseHead(status, "", {})
+        assert head.length == 0 and head.keep_alive
+        assert asyncio.run(collect(Feed(b"next answer", 4), head)) == b""
+
+
 def test_a_body_cut_off_in_the_middle_is_an_error() -> None:
     by_chunks = ResponseHead(200, "OK", {"transfer-encoding": "chunked"})
     with pytest.raises(HttpStreamError, match="in the middle"):
@@ -109,7 +116,8 @@ def test_a_body_cut_off_in_the_middle_is_an_error() -> None:
 
 
 def test_request_values_cannot_add_headers_or_requests() -> None:
-    wire = get_request("/containers/x\r\nEvil: 1/logs", {"since": "1\r\n\r\nGET / HTTP/1.1"})
+    evil_path, evil_value = "/containers/x\r\nEvil: 1/logs", "1\r\n\r\nGET / HTTP/1.1"
+    wire = request_bytes("GET", evil_path, {"since": evil_value})
     head, _, rest = wire.partition(b"\r\n")
     assert head.startswith(b"GET /containers/x%0D%0AEvil%3A%201/logs?since=1%0D%0A")
     assert rest.count(b"\r\n") == 4 and rest.endswith(b"Connection: close\r\n\r\n")
