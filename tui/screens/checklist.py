@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from core.audit import ReadOnlyRefusal
 from core.config import PostgresConfig
@@ -36,6 +36,7 @@ from widgets.colors import theme_color
 from widgets.log_view import LogView
 from widgets.probe_pane import KeyedTable
 from widgets.safe import safe_text
+from widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
     from tui.app import WarroomApp
@@ -104,7 +105,7 @@ class ChecklistScreen(Screen[None]):
             yield Static(id="result")
         yield LogView(max_lines=5000, id="output")
         yield KeyedTable(("#", "step", "kind", "status", "by", "result"), id="overview")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"incident {self.incident_id}"

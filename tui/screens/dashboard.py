@@ -12,7 +12,7 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from core.audit import ReadOnlyRefusal
 from core.hosts import LinkEvent, LinkState
@@ -37,6 +37,7 @@ from widgets.panes import (
     SystemPane,
 )
 from widgets.safe import safe_text
+from widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
     from tui.app import WarroomApp
@@ -102,7 +103,7 @@ class DashboardScreen(Screen[None]):
                 yield BackupsPane(id="backups-pane")
             with TabPane("Incidents", id="incidents"):
                 yield IncidentsTable(id="incidents-table")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         names = [h.name for h in self.warroom.config.hosts]

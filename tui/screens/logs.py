@@ -12,10 +12,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from widgets.log_view import LogView, Query
 from widgets.safe import safe_text
+from widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
     from tui.app import WarroomApp
@@ -67,7 +68,7 @@ class LogScreen(Screen[None]):
         yield LogView(id="log")
         yield Static(id="log-status")
         yield Input(id="log-input")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"logs of {self.container_name} on {self.host}"

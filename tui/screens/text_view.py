@@ -7,9 +7,10 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Log
+from textual.widgets import Header, Log
 
 from core.textsafe import visible
+from widgets.steady_footer import SteadyFooter
 
 
 class TextViewScreen(Screen[None]):
@@ -27,7 +28,7 @@ class TextViewScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Log(id="text", highlight=False)
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         log = self.query_one(Log)
