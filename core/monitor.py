@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable, Iterable
 
 from core.config import Config
-from core.hosts import Fleet, Host, LinkEvent
+from core.hosts import Fleet, Host, LinkEvent, LinkState
 from core.probes.collect import PROBE_FIELDS, HostProbes
-from core.state import HostState
+from core.state import HostState, ProbeStatus
 from core.timeouts import wait_for
 
 SLOW_PROBES: dict[str, float] = {
@@ -62,6 +62,8 @@ class Monitor:
         self._unsubscribe: list[Callable[[], None]] = []
         self._focus: frozenset[str] | None = None
         self._refocused: set[str] = set()
+        self._asked: set[str] = set()  # hosts with an explicit refresh_now pending
+        self._losses: dict[str, int] = {}  # link losses per host, to tell stale results
 
     async def start(self) -> None:
         """Start connecting and refreshing every host."""
@@ -81,6 +83,8 @@ class Monitor:
     def _link_changed(self, event: LinkEvent) -> None:
         if self._on_link is not None:
             self._on_link(event)
+        if event.state not in (LinkState.UP, LinkState.CONNECTING):
+            self._losses[event.host] = self._losses.get(event.host, 0) + 1
         wake = self._wake.get(event.host)
         if wake is not None:
             wake.set()
@@ -119,6 +123,7 @@ class Monitor:
         """Ask for an immediate refresh of one host (or every host)."""
         for name, wake in self._wake.items():
             if host is None or name == host:
+                self._asked.add(name)
                 wake.set()
 
     def _publish(self, state: HostState) -> None:
@@ -141,7 +146,12 @@ class Monitor:
             )
             for field in due:
                 last[field] = now
-            self._publish(await probes.refresh(only=due))
+            self._asked.discard(host.name)
+            losses = self._losses.get(host.name, 0)
+            state = await probes.refresh(only=due)
+            self._publish(state)
+            if wake.is_set() and self._current(host, state, due, losses):
+                wake.clear()  # the link came up while these probes waited for it: nothing to redo
             woken = False
             try:
                 await wait_for(wake.wait(), interval)
@@ -151,6 +161,21 @@ class Monitor:
             except TimeoutError:
                 pass
             self._refocused.discard(host.name)
+
+    def _current(self, host: Host, state: HostState, due: tuple[str, ...], losses: int) -> bool:
+        """Whether a refresh's results still hold after the link events that woke the loop.
+
+        At start-up every probe waits for the link to come up, and the link
+        coming up wakes the loop; refreshing again at once would do the
+        whole start-up's work twice.  Not when a refresh was asked for, the
+        link was lost meanwhile, or a probe saw the host down.
+        """
+        if host.name in self._asked or self._losses.get(host.name, 0) != losses:
+            return False
+        if not (state.reachable and host.state is LinkState.UP):
+            return False
+        results = (getattr(state, field) for field in due)
+        return all(r is None or r.status is not ProbeStatus.HOST_DOWN for r in results)
 
     async def _watch_containers(self, host: Host) -> None:
         probes = self.probes[host.name]

@@ -87,3 +87,55 @@ async def test_off_screen_hosts_refresh_at_the_background_rate(lab_config: Confi
         assert took < 2, f"web2 was refreshed {took:.1f} s after it came on screen"
     finally:
         await monitor.close()
+
+
+def _count_requests(monitor: Monitor, seen: dict[str, list[str]]) -> None:
+    """Record every Docker API request of each host's probes in ``seen`` (host -> paths)."""
+    for name, probes in monitor.probes.items():
+        docker = probes.docker
+        assert docker is not None
+        original = docker.request
+
+        async def request(method: str, path: str, *, _name: str = name,
+                          _original: Callable[..., object] = original, **kwargs: object) -> object:
+            seen.setdefault(_name, []).append(f"{method} {path}")
+            return await _original(method, path, **kwargs)  # type: ignore[misc]
+
+        docker.request = request  # type: ignore[method-assign]
+
+
+async def test_start_up_does_its_work_once(lab_config: Config) -> None:
+    """Probes wait for the link, and the link coming up must not refresh everything again;
+    the events watcher's first resync must not inspect every container a second time."""
+    config = _config(lab_config, refresh=30.0, background=30.0)
+    config = dataclasses.replace(config, hosts=[lab_config.host("web1")])
+    states: dict[str, HostState] = {}
+    monitor = Monitor(config, Fleet(config), lambda s: states.__setitem__(s.name, s))
+    original_start = monitor.fleet.start
+    requests: dict[str, list[str]] = {}
+
+    async def start() -> None:  # the probes exist now; count before anything is sent
+        _count_requests(monitor, requests)
+        await original_start()
+
+    monitor.fleet.start = start  # type: ignore[method-assign]
+    await monitor.start()
+    try:
+        await _until(lambda: "web1" in states and states["web1"].postgres is not None, 20)
+        await asyncio.sleep(2)  # a second refresh, if any, would be under way by now
+        paths = requests.get("web1", [])
+        listed = [p for p in paths if p.endswith("/containers/json")]
+        inspected = [p for p in paths if p.startswith("GET") and p.endswith("/json")
+                     and "/containers/" in p and not p.endswith("/containers/json")]
+        data = states["web1"].containers.data if states["web1"].containers else None
+        assert data, "no containers"
+        assert [p for p in paths if p.endswith("/system/df")] == ["GET /system/df"]
+        assert len(listed) == 2, listed  # the refresh's collect and the watcher's resync
+        assert len(inspected) == len(data), (len(inspected), len(data))
+
+        monitor.refresh_now("web1")  # asked for: refreshed again, all of it
+        await _until(lambda: len([p for p in requests["web1"] if p.endswith("/system/df")]) == 2
+                     or len([p for p in requests["web1"] if p.endswith("/containers/json")]) > 2,
+                     10)
+    finally:
+        await monitor.close()
