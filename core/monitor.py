@@ -65,8 +65,15 @@ class Monitor:
         self._asked: set[str] = set()  # hosts with an explicit refresh_now pending
         self._losses: dict[str, int] = {}  # link losses per host, to tell stale results
 
-    async def start(self) -> None:
-        """Start connecting and refreshing every host."""
+    async def connect(self) -> None:
+        """Start connecting every host (link changes are reported from now on).
+
+        A console calls this first and :meth:`start` once its screen is up:
+        the SSH handshakes run while the screen is built, and the probes'
+        work does not hold back the first paint.
+        """
+        if self.probes:
+            return
         for host in self.fleet:
             host_config = self.config.host(host.name)
             self.probes[host.name] = probes = HostProbes(host, host_config)
@@ -74,6 +81,10 @@ class Monitor:
             self._wake[host.name] = asyncio.Event()
             self._unsubscribe.append(host.subscribe(self._link_changed))
         await self.fleet.start()
+
+    async def start(self) -> None:
+        """Start connecting (if :meth:`connect` has not) and refreshing every host."""
+        await self.connect()
         for host in self.fleet:
             self._tasks.append(asyncio.create_task(self._loop(host), name=f"refresh:{host.name}"))
             self._tasks.append(
@@ -170,7 +181,9 @@ class Monitor:
         whole start-up's work twice.  Not when a refresh was asked for, the
         link was lost meanwhile, or a probe saw the host down.
         """
-        if host.name in self._asked or self._losses.get(host.name, 0) != losses:
+        if host.name in self._asked or host.name in self._refocused:
+            return False  # woken on purpose, not (only) by the link
+        if self._losses.get(host.name, 0) != losses:
             return False
         if not (state.reachable and host.state is LinkState.UP):
             return False

@@ -120,9 +120,13 @@ class WarroomApp(App[int]):
         self.sub_title = self.config.source + ("  [READ-ONLY]" if self.read_only else "")
         if self.config.hosts:  # the dashboard opens on the first host: only it samples stats
             self.monitor.focus([self.config.hosts[0].name])
-        if self._start_monitor:  # first: the hosts connect while the screen is built
-            self.run_worker(self.monitor.start(), name="monitor", exclusive=True)
+        if self._start_monitor:  # the hosts connect while the screen is built; the probes
+            # start once it is painted (their stream of updates would hold back the first paint)
+            await self.monitor.connect()
         await self.push_screen(DashboardScreen())
+        if self._start_monitor:
+            self.call_after_refresh(
+                lambda: self.run_worker(self.monitor.start(), name="monitor", exclusive=True))
         if self._theme_warning:
             self.notify(self._theme_warning, severity="warning")
         self.run_worker(self._load_runbooks(), name="runbooks", group="runbooks")

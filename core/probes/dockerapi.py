@@ -90,6 +90,7 @@ class DockerClient:
         self.server_version = ""
         self._idle: list[tuple[ByteReader, ByteWriter]] = []
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
+        self._negotiating = asyncio.Lock()  # the first requests of a burst ask /version once
 
     # -- connection --------------------------------------------------------------
 
@@ -99,12 +100,15 @@ class DockerClient:
             raise ProbeError(ProbeStatus.HOST_DOWN, host_down_reason(self.host))
         if self.api_version:
             return
-        status, reason, body = await self._exchange("GET", "/version", None, self.timeout)
-        if status >= 400:
-            raise DockerError(status, _message(body, reason))
-        info = json.loads(body)
-        self.server_version = str(info.get("Version", ""))
-        self.api_version = negotiate(str(info.get("ApiVersion", "")))
+        async with self._negotiating:
+            if self.api_version:
+                return
+            status, reason, body = await self._exchange("GET", "/version", None, self.timeout)
+            if status >= 400:
+                raise DockerError(status, _message(body, reason))
+            info = json.loads(body)
+            self.server_version = str(info.get("Version", ""))
+            self.api_version = negotiate(str(info.get("ApiVersion", "")))
 
     def _url(self, path: str) -> str:
         return f"/v{self.api_version}{path}"
@@ -119,7 +123,7 @@ class DockerClient:
 
         Transport failures raise as they come (the caller turns them into a
         ProbeError).  A GET whose kept connection turns out closed is sent
-        once more on a new one.
+        again on another (a new one at the latest); a POST is never resent.
         """
         async with self._slots:
             while True:
@@ -141,9 +145,10 @@ class DockerClient:
                         body = await read_body(
                             reader, head, first, limit, truncate=head.status >= 400
                         )
-                except HttpStreamError as exc:
+                except (HttpStreamError, OSError) as exc:
                     _close(writer)
-                    if reused and method == "GET" and "before the response head" in str(exc):
+                    stale = isinstance(exc, OSError) or "before the response head" in str(exc)
+                    if reused and method == "GET" and stale:
                         continue  # the engine had closed the idle connection: a new one
                     raise
                 except BaseException:

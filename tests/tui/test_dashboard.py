@@ -225,6 +225,25 @@ async def test_hostile_text_in_every_pane_stays_plain(tmp_path: Path) -> None:
         assert app.is_running
 
 
+async def test_hosts_connect_first_and_the_probes_start_once_the_screen_is_up(
+    tmp_path: Path,
+) -> None:
+    """The probes' stream of updates must not hold back the first paint (it did, by 1.5 s)."""
+    app = WarroomApp(local_config(tmp_path))
+    seen_at_start: dict[str, object] = {}
+
+    async def start() -> None:
+        seen_at_start["screen"] = type(app.screen).__name__
+        seen_at_start["links"] = {h.name: h.state.value for h in app.fleet}
+
+    app.monitor.start = start  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        assert seen_at_start["screen"] == "DashboardScreen"
+        assert "closed" not in set(seen_at_start["links"].values())  # type: ignore[union-attr]
+        assert app.monitor.probes.keys() == {"alpha", "beta"}
+
+
 async def test_monitor_starts_with_only_the_first_host_in_focus(tmp_path: Path) -> None:
     """Container stats (a request per container) are sampled for the shown host from the start."""
     app = WarroomApp(local_config(tmp_path))
