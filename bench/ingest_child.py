@@ -142,7 +142,7 @@ async def run_app(args: argparse.Namespace) -> dict[str, Any]:
     if replay:
         fed = install_replay(multiplexed_chunks(20_000))
     config = load_config(args.config)
-    app = WarroomApp(config, start_monitor=not replay)
+    app = WarroomApp(config, start_monitor=not replay, freeze_start_up=True)  # as `warroom` runs
     out: dict[str, Any] = {"rss_start": rss()}
     try:
         await _drive_app(app, args, out, replay, fed)

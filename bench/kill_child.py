@@ -68,7 +68,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     kills: list[dict[str, float | None]] = []
     starts: list[float] = []
     rng = random.Random(args.seed)
-    app = WarroomApp(config)
+    app = WarroomApp(config, freeze_start_up=True)  # as `warroom` runs it
     teardown = ""
     try:
         async with app.run_test(size=(160, 48)) as pilot:

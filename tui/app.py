@@ -87,6 +87,8 @@ class WarroomApp(App[int]):
         self._start_monitor = start_monitor
         self._open_checklist = checklist
         self._freeze_start_up = freeze_start_up
+        if freeze_start_up:  # no full collections while start-up builds (see below)
+            gc.disable()
         self._journal_error = ""
         self._exiting = False
         for registered in load_themes():
@@ -145,12 +147,17 @@ class WarroomApp(App[int]):
         """Take what start-up built (styles, widgets, runbooks) out of the collector's walks.
 
         A full collection walks every tracked object: about 200,000 once the
-        dashboard is up, some 100 ms of the event loop each time.  Frozen objects
-        are still freed by reference counting; only a cycle among them would stay.
-        Off in tests, where many apps share one process.
+        dashboard is up, 100-150 ms of the event loop each time on a slow
+        machine, and start-up triggered two or three of them.  So the
+        collector is off from construction until now (start-up's garbage is
+        freed by reference counting; its few cycles, about 30,000 objects with
+        10 hosts, wait for this one collection), then what is left is frozen.
+        Frozen objects are still freed by reference counting; only a cycle
+        among them would stay.  Off in tests, where many apps share one process.
         """
         gc.collect()
         gc.freeze()
+        gc.enable()
 
     async def _load_runbooks(self) -> None:
         """Parse the runbooks in a thread while the hosts connect; report the bad ones."""
