@@ -64,6 +64,7 @@ class Monitor:
         self._refocused: set[str] = set()
         self._asked: set[str] = set()  # hosts with an explicit refresh_now pending
         self._losses: dict[str, int] = {}  # link losses per host, to tell stale results
+        self._closed = False
 
     async def connect(self) -> None:
         """Start connecting every host (link changes are reported from now on).
@@ -72,7 +73,7 @@ class Monitor:
         the SSH handshakes run while the screen is built, and the probes'
         work does not hold back the first paint.
         """
-        if self.probes:
+        if self.probes or self._closed:
             return
         for host in self.fleet:
             host_config = self.config.host(host.name)
@@ -83,8 +84,16 @@ class Monitor:
         await self.fleet.start()
 
     async def start(self) -> None:
-        """Start connecting (if :meth:`connect` has not) and refreshing every host."""
+        """Start connecting (if :meth:`connect` has not) and refreshing every host.
+
+        Does nothing once :meth:`close` ran (a console that quit before its
+        first paint must not start loops nobody stops).
+        """
+        if self._closed or self._tasks:
+            return
         await self.connect()
+        if self._closed:
+            return
         for host in self.fleet:
             self._tasks.append(asyncio.create_task(self._loop(host), name=f"refresh:{host.name}"))
             self._tasks.append(
@@ -145,16 +154,23 @@ class Monitor:
         probes = self.probes[host.name]
         wake = self._wake[host.name]
         last: dict[str, float] = {}
+        # the events watcher lists and inspects the containers as soon as its stream is
+        # open (no event can slip in between); the first refresh leaves that to it
+        left_to_watcher = {"containers"} if probes.containers is not None else set()
         woken = True
         while True:
             wake.clear()
             interval = self.interval(host.name)
             slow = SLOW_PROBES if self.in_focus(host.name) else BACKGROUND_SLOW_PROBES
             now = time.monotonic()
+            for field in left_to_watcher:
+                last[field] = now
             due = tuple(
                 field for field in PROBE_FIELDS
-                if woken or now - last.get(field, -1e9) >= max(interval, slow.get(field, 0))
+                if field not in left_to_watcher
+                and (woken or now - last.get(field, -1e9) >= max(interval, slow.get(field, 0)))
             )
+            left_to_watcher = set()
             for field in due:
                 last[field] = now
             self._asked.discard(host.name)
@@ -197,6 +213,7 @@ class Monitor:
 
     async def close(self) -> None:
         """Stop every loop, close probes and hosts; nothing is left running."""
+        self._closed = True
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         for task in self._tasks:

@@ -87,8 +87,6 @@ class WarroomApp(App[int]):
         self._start_monitor = start_monitor
         self._open_checklist = checklist
         self._freeze_start_up = freeze_start_up
-        if freeze_start_up:  # no full collections while start-up builds (see below)
-            gc.disable()
         self._journal_error = ""
         self._exiting = False
         for registered in load_themes():
@@ -119,6 +117,9 @@ class WarroomApp(App[int]):
         return dict(VARIABLE_DEFAULTS)
 
     async def on_mount(self) -> None:
+        if self._freeze_start_up:  # no full collections while start-up builds (see below)
+            gc.disable()
+            self.set_timer(FREEZE_AFTER_SECONDS, self._freeze_start_up_objects)
         self.sub_title = self.config.source + ("  [READ-ONLY]" if self.read_only else "")
         if self.config.hosts:  # the dashboard opens on the first host: only it samples stats
             self.monitor.focus([self.config.hosts[0].name])
@@ -127,8 +128,7 @@ class WarroomApp(App[int]):
             await self.monitor.connect()
         await self.push_screen(DashboardScreen())
         if self._start_monitor:
-            self.call_after_refresh(
-                lambda: self.run_worker(self.monitor.start(), name="monitor", exclusive=True))
+            self.call_after_refresh(self._start_probes)
         if self._theme_warning:
             self.notify(self._theme_warning, severity="warning")
         self.run_worker(self._load_runbooks(), name="runbooks", group="runbooks")
@@ -140,8 +140,10 @@ class WarroomApp(App[int]):
                             severity="error", timeout=10)
         self.run_worker(self._watch_journal(), name="journal", exclusive=True, group="journal")
         self.set_interval(1.0, self._evaluate)
-        if self._freeze_start_up:
-            self.set_timer(FREEZE_AFTER_SECONDS, self._freeze_start_up_objects)
+
+    def _start_probes(self) -> None:
+        if not self._exiting:  # (Monitor.start also does nothing once it is closed)
+            self.run_worker(self.monitor.start(), name="monitor", exclusive=True)
 
     def _freeze_start_up_objects(self) -> None:
         """Take what start-up built (styles, widgets, runbooks) out of the collector's walks.
@@ -155,6 +157,8 @@ class WarroomApp(App[int]):
         Frozen objects are still freed by reference counting; only a cycle
         among them would stay.  Off in tests, where many apps share one process.
         """
+        if self._exiting:
+            return
         gc.collect()
         gc.freeze()
         gc.enable()
@@ -171,6 +175,8 @@ class WarroomApp(App[int]):
 
     async def on_unmount(self) -> None:
         self._exiting = True
+        if self._freeze_start_up and not gc.isenabled():  # quit within start-up
+            gc.enable()
         await self.monitor.close()
         await self.console_host.close()
 

@@ -17,13 +17,18 @@ from textual.widgets import Footer
 
 
 def shown_bindings(screen: Screen[Any]) -> tuple[tuple[object, ...], ...]:
-    """What a Footer on ``screen`` would show: each shown binding's key, text and state."""
+    """What a Footer on ``screen`` would show: each shown binding's key, text and state.
+
+    The command palette's key is shown although its binding is hidden, so it
+    is part of this too.
+    """
     app = screen.app
+    palette = app.COMMAND_PALETTE_BINDING
     return tuple(
         (binding.key, app.get_key_display(binding), binding.description, binding.action,
-         binding.group, enabled, tooltip)
-        for (_node, binding, enabled, tooltip) in screen.active_bindings.values()
-        if binding.show
+         binding.group, enabled, tooltip or binding.tooltip)
+        for key, (_node, binding, enabled, tooltip) in screen.active_bindings.items()
+        if binding.show or key == palette
     )
 
 

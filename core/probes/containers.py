@@ -42,7 +42,7 @@ from core.probes.base import (
     host_is_up,
     ok,
 )
-from core.probes.dockerapi import DockerClient, DockerError, version_tuple
+from core.probes.dockerapi import DockerClient, DockerError, container_path, version_tuple
 from core.probes.dockerparse import (
     CpuSample,
     apply_event,
@@ -54,6 +54,7 @@ from core.probes.dockerparse import (
     list_signature,
     memory_usage,
 )
+from core.probes.httpstream import json_lines
 from core.state import Container, ProbeResult, ProbeStatus
 
 STATE_EVENTS = frozenset(
@@ -169,7 +170,7 @@ class ContainersProbe:
     async def _refresh_one(self, cid: str) -> Container | None:
         """Inspect one container and update the snapshot (None if it is gone)."""
         try:
-            info = await self.docker.get_json(f"/containers/{cid}/json")
+            info = await self.docker.get_json(container_path(cid, "/json"))
         except DockerError as exc:
             if exc.status == 404:
                 self._forget(cid)
@@ -227,10 +228,11 @@ class ContainersProbe:
 
     async def _stats_one(self, cid: str) -> None:
         try:
-            # asyncio.timeout, not wait_for: no inner task whose error is lost on cancel
             async with self._stats_slots, asyncio.timeout(self._stats_timeout):
                 stats = await self._fetch_stats(cid)
-        except (DockerError, ProbeError, TimeoutError, ValueError):
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # numbers are display only: this sample is skipped, the next may do
             return
         current = cpu_sample(stats)
         previous = cpu_sample(stats, "precpu_stats") or self._cpu.get(cid)
@@ -250,9 +252,9 @@ class ContainersProbe:
     async def _fetch_stats(self, cid: str) -> Mapping[str, Any]:
         if version_tuple(self.docker.api_version or "0") >= (1, 41):
             params = {"stream": "false", "one-shot": "true"}
-            return dict(await self.docker.get_json(f"/containers/{cid}/stats", params))
+            return dict(await self.docker.get_json(container_path(cid, "/stats"), params))
         # before API 1.41 there is no one-shot: read the first sample of a stream
-        async with self.docker.stream(f"/containers/{cid}/stats", {"stream": "true"}) as resp:
+        async with self.docker.stream(container_path(cid, "/stats"), {"stream": "true"}) as resp:
             async for record in json_lines(resp.pieces):
                 return dict(record)
         return {}
@@ -363,13 +365,13 @@ class ContainersProbe:
 
     async def start(self, container_id: str) -> int:
         """Start a container; returns 0 (raises :class:`DockerError` or ProbeError)."""
-        await self.docker.post(f"/containers/{container_id}/start", timeout=30)
+        await self.docker.post(container_path(container_id, "/start"), timeout=30)
         return 0
 
     async def stop(self, container_id: str, grace_seconds: int = 10) -> int:
         """Stop a container (SIGTERM, then SIGKILL after ``grace_seconds``); returns 0."""
         await self.docker.post(
-            f"/containers/{container_id}/stop",
+            container_path(container_id, "/stop"),
             {"t": str(grace_seconds)},
             timeout=grace_seconds + 30,
         )
@@ -378,7 +380,7 @@ class ContainersProbe:
     async def restart(self, container_id: str, grace_seconds: int = 10) -> int:
         """Restart a container; returns 0."""
         await self.docker.post(
-            f"/containers/{container_id}/restart",
+            container_path(container_id, "/restart"),
             {"t": str(grace_seconds)},
             timeout=grace_seconds + 30,
         )
@@ -386,7 +388,7 @@ class ContainersProbe:
 
     async def inspect(self, container_id: str) -> dict[str, Any]:
         """The raw ``docker inspect`` JSON of a container."""
-        return dict(await self.docker.get_json(f"/containers/{container_id}/json"))
+        return dict(await self.docker.get_json(container_path(container_id, "/json")))
 
     def find(self, name_or_id: str) -> Container | None:
         """A container of the last snapshot by name, full id or id prefix."""
@@ -415,15 +417,3 @@ async def _read_events(pieces: AsyncIterator[bytes], queue: asyncio.Queue[Any]) 
         raise
     except Exception as exc:
         queue.put_nowait(exc)
-
-
-async def json_lines(pieces: AsyncIterator[bytes]) -> AsyncIterator[Any]:
-    """One JSON document per line of a streamed body (blank lines skipped)."""
-    partial = b""
-    async for piece in pieces:
-        *lines, partial = (partial + piece).split(b"\n")
-        for line in lines:
-            if line.strip():
-                yield json.loads(line)
-    if partial.strip():
-        yield json.loads(partial)

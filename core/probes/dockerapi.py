@@ -3,9 +3,10 @@
 The socket is reached through :meth:`Host.open_unix_stream`, so the same
 client serves a local Docker and one on the far side of an SSH connection
 (there, every connection is a channel of the host's SSH connection).  HTTP
-is spoken by :mod:`core.probes.httpstream`; connections are kept alive
-between requests, up to :data:`MAX_CONNECTIONS` at a time.
-The API version is negotiated once per connection from ``GET /version``:
+is spoken by :mod:`core.probes.httpstream`; a client keeps connections
+alive between requests and sends at most :data:`MAX_CONNECTIONS` at a time.
+The API version is negotiated once per client (and again after a transport
+error) from ``GET /version``:
 the highest version both sides speak (the server's ``ApiVersion`` capped at
 :data:`MAX_API_VERSION`).  Transport problems raise
 :class:`~core.probes.base.ProbeError` with an operator-readable reason;
@@ -21,11 +22,13 @@ import shlex
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from core.hosts.base import ByteReader, ByteWriter, Host
 from core.probes.base import ProbeError, host_down_reason, host_is_up
 from core.probes.httpstream import (
     HttpStreamError,
+    NoAnswer,
     ResponseHead,
     body_pieces,
     read_body,
@@ -41,7 +44,7 @@ MAX_API_VERSION = "1.47"
 DEFAULT_TIMEOUT = 10.0
 
 MAX_CONNECTIONS = 16
-"""Requests in flight at once per engine (each on a connection of its own)."""
+"""Requests in flight at once per client, each on a connection of its own (streams apart)."""
 
 MAX_BODY = 64 * 1024 * 1024
 """Largest answer read (a listing of thousands of containers is a few MB)."""
@@ -79,6 +82,13 @@ def negotiate(server_version: str, client_max: str = MAX_API_VERSION) -> str:
     return client_max
 
 
+def container_path(container_id: str, suffix: str = "") -> str:
+    """``/containers/{id}{suffix}`` with the id as one quoted path segment."""
+    if container_id in ("", ".", ".."):
+        raise ValueError(f"not a container id or name: {container_id!r}")
+    return f"/containers/{quote(container_id, safe='')}{suffix}"
+
+
 class DockerClient:
     """Docker Engine API for one host.  Cheap to keep; call :meth:`close` when done."""
 
@@ -91,6 +101,8 @@ class DockerClient:
         self._idle: list[tuple[ByteReader, ByteWriter]] = []
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
         self._negotiating = asyncio.Lock()  # the first requests of a burst ask /version once
+        self._streams: set[ByteWriter] = set()
+        self._closed = False
 
     # -- connection --------------------------------------------------------------
 
@@ -122,8 +134,9 @@ class DockerClient:
         """One request on a kept-alive connection (or a new one): status, reason, body.
 
         Transport failures raise as they come (the caller turns them into a
-        ProbeError).  A GET whose kept connection turns out closed is sent
-        again on another (a new one at the latest); a POST is never resent.
+        ProbeError).  A GET whose kept connection turns out closed (no answer
+        at all, or a reset) is sent again on another, a new one at the
+        latest; a POST or a request that timed out is never resent.
         """
         async with self._slots:
             while True:
@@ -145,17 +158,16 @@ class DockerClient:
                         body = await read_body(
                             reader, head, first, limit, truncate=head.status >= 400
                         )
-                except (HttpStreamError, OSError) as exc:
+                except (NoAnswer, ConnectionError) as exc:  # (TimeoutError is neither)
                     _close(writer)
-                    stale = isinstance(exc, OSError) or "before the response head" in str(exc)
-                    if reused and method == "GET" and stale:
-                        continue  # the engine had closed the idle connection: a new one
-                    raise
+                    if reused and method == "GET":
+                        continue  # the engine had closed the idle connection: another one
+                    raise exc from None
                 except BaseException:
                     _close(writer)
                     raise
-                if head.keep_alive and head.status < 400:  # (an error body may be cut short)
-                    self._idle.append((reader, writer))
+                if head.keep_alive and head.status < 400 and not self._closed:
+                    self._idle.append((reader, writer))  # (an error body may be cut short)
                 else:
                     _close(writer)
                 return head.status, head.reason, body
@@ -168,8 +180,11 @@ class DockerClient:
             _close(writer)
 
     async def close(self) -> None:
-        """Close every kept connection."""
+        """Close every kept connection and open stream; requests still out close theirs."""
+        self._closed = True
         await self.reset()
+        for writer in list(self._streams):
+            _close(writer)
 
     async def _transport_error(self, exc: BaseException) -> ProbeError:
         await self.reset()
@@ -235,8 +250,11 @@ class DockerClient:
         self, path: str, params: Mapping[str, Any] | None = None, timeout: float | None = None
     ) -> Any:
         """GET ``path`` and decode the JSON body."""
-        _, body = await self.request("GET", path, params=params, timeout=timeout)
-        return json.loads(body)
+        status, body = await self.request("GET", path, params=params, timeout=timeout)
+        try:
+            return json.loads(body)
+        except ValueError:  # (a redirect, a proxy's page): not what the API promises
+            raise DockerError(status, f"not a JSON answer: {_message(body, '')}") from None
 
     async def post(
         self, path: str, params: Mapping[str, Any] | None = None, timeout: float | None = None
@@ -259,14 +277,16 @@ class DockerClient:
         """
         try:
             await self._ready()
+            target = self._url(path)  # before any await: a reset elsewhere forgets the version
             reader, writer = await self._open()
         except (ProbeError, DockerError):
             raise
         except Exception as exc:
             raise await self._transport_error(exc) from None
+        self._streams.add(writer)
         try:
             try:
-                writer.write(request_bytes("GET", self._url(path), params))
+                writer.write(request_bytes("GET", target, params))
                 async with asyncio.timeout(self.timeout):
                     await writer.drain()
                     head, first = await read_head(reader)
@@ -279,6 +299,7 @@ class DockerClient:
                 raise await self._transport_error(exc) from None
             yield BulkResponse(head, body_pieces(reader, head, first))
         finally:
+            self._streams.discard(writer)
             _close(writer)
 
     async def stream_failed(self, exc: Exception) -> ProbeError:

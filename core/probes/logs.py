@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from core.hosts.base import Host
 from core.probes.base import ProbeError, host_down_reason, host_is_up
-from core.probes.dockerapi import DockerClient
+from core.probes.dockerapi import DockerClient, container_path
 from core.state import ProbeStatus
 
 MAX_LINE = 64 * 1024
@@ -199,7 +199,7 @@ class LogBuffer:
 
 async def container_tty(docker: DockerClient, container_id: str) -> bool:
     """Whether the container was started with a TTY (its logs are then not multiplexed)."""
-    info = await docker.get_json(f"/containers/{container_id}/json")
+    info = await docker.get_json(container_path(container_id, "/json"))
     return bool((info.get("Config") or {}).get("Tty"))
 
 
@@ -229,7 +229,7 @@ async def follow_container(
     if since is not None:
         params["since"] = f"{since:.6f}"
     try:
-        async with docker.stream(f"/containers/{container_id}/logs", params) as response:
+        async with docker.stream(container_path(container_id, "/logs"), params) as response:
             kind = response.head.headers.get("content-type", "")
             multiplexed = kind.startswith(MULTIPLEXED) or (not kind.startswith(RAW) and not tty)
             parser: Demultiplexer | LineSplitter = (

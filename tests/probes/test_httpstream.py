@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 
 from core.probes.httpstream import (
     ChunkedDecoder,
     HttpStreamError,
+    NoAnswer,
     ResponseHead,
     body_pieces,
+    json_lines,
     parse_head,
     read_head,
     request_bytes,
@@ -51,6 +54,32 @@ def test_chunk_extensions_are_ignored_and_input_after_the_last_chunk_too() -> No
     assert decoder.done and decoder.feed(b"3\r\nmore\r\n") == b""
 
 
+def test_the_body_ends_only_after_the_trailers_and_the_empty_line() -> None:
+    decoder = ChunkedDecoder()
+    assert decoder.feed(b"2\r\nab\r\n0\r\n") == b"ab"
+    assert not decoder.done  # the final CRLF is still to come: the connection is not free
+    assert decoder.feed(b"X-Trailer: 1\r\n") == b"" and not decoder.done
+    decoder.feed(b"\r\n")
+    assert decoder.done
+
+
+def test_interim_answers_and_stray_line_ends_before_the_head_are_skipped() -> None:
+    wire = b"\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"
+    head, first = asyncio.run(read_head(Feed(wire, 3)))
+    assert head.status == 204 and first == b""
+
+
+def test_json_lines_across_pieces() -> None:
+    async def pieces() -> AsyncIterator[bytes]:
+        for piece in (b'{"a": 1}\n{"b"', b': 2}\n\n', b'{"c": 3}'):
+            yield piece
+
+    async def collect_all() -> list[object]:
+        return [doc async for doc in json_lines(pieces())]
+
+    assert asyncio.run(collect_all()) == [{"a": 1}, {"b": 2}, {"c": 3}]
+
+
 @pytest.mark.parametrize("wire", [
     b"zz\r\nhello\r\n",  # not hex
     b"-5\r\nhello\r\n",  # negative
@@ -84,6 +113,8 @@ def test_malformed_heads_are_errors(raw: bytes) -> None:
 def test_a_link_that_closes_before_the_head_ends_is_an_error() -> None:
     with pytest.raises(HttpStreamError, match="before the response head"):
         asyncio.run(read_head(Feed(b"HTTP/1.1 200 OK\r\nContent-", 4)))
+    with pytest.raises(NoAnswer):  # nothing at all: a kept connection the server dropped
+        asyncio.run(read_head(Feed(b"", 4)))
 
 
 async def collect(reader: Feed, head: ResponseHead, first: bytes = b"") -> bytes:
