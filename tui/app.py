@@ -149,17 +149,19 @@ class WarroomApp(App[int]):
         """Take what start-up built (styles, widgets, runbooks) out of the collector's walks.
 
         A full collection walks every tracked object: about 200,000 once the
-        dashboard is up, 100-150 ms of the event loop each time on a slow
+        dashboard is up, 100-160 ms of the event loop each time on a slow
         machine, and start-up triggered two or three of them.  So the
-        collector is off from construction until now (start-up's garbage is
-        freed by reference counting; its few cycles, about 30,000 objects with
-        10 hosts, wait for this one collection), then what is left is frozen.
-        Frozen objects are still freed by reference counting; only a cycle
-        among them would stay.  Off in tests, where many apps share one process.
+        collector is off from mount until now, then everything is frozen and
+        the collector turned back on.  There is no collection first: on a busy
+        console it stalled the loop for 0.43 s (a key press during a log
+        firehose waited that long).  The price is that start-up's own
+        reference cycles (about 32,000 objects with 10 hosts, a few MB) are
+        never freed; everything else still is, by reference counting or by
+        the collector's later walks.  Off in tests, where many apps share one
+        process.
         """
         if self._exiting:
             return
-        gc.collect()
         gc.freeze()
         gc.enable()
 
