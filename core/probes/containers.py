@@ -105,8 +105,8 @@ class ContainersProbe:
         self._containers: dict[str, Container] = {}
         self._cpu: dict[str, CpuSample] = {}
         self._listeners: set[asyncio.Queue[Any]] = set()
-        self._syncing = asyncio.Lock()  # one list-and-inspect at a time: the events watcher's
-        # resync and the refresh loop's collect start together at launch
+        self._syncing = asyncio.Lock()  # one list-and-inspect at a time (a watcher's resync
+        # and a periodic collect may overlap)
 
     # -- snapshots -----------------------------------------------------------------
 
@@ -273,7 +273,6 @@ class ContainersProbe:
         events = sorted(STATE_EVENTS | {"destroy"})
         params = {"filters": json.dumps({"type": ["container"], "event": events})}
         last_failure = ""
-        reconnected = False  # the first resync lists everything anyway: nothing is known yet
         while True:
             if not host_is_up(self.host):
                 result = host_down(self.name, self.host)
@@ -288,9 +287,7 @@ class ContainersProbe:
                 async with self.docker.stream("/events", params) as response:
                     reader = asyncio.create_task(_read_events(response.pieces, queue))
                     try:
-                        if reconnected:  # events may have been missed: inspect everything again
-                            self._inspected.clear()
-                        reconnected = True
+                        self._inspected.clear()  # the stream is open: resync everything
                         last_failure = ""
                         yield await self.collect()
                         while True:

@@ -19,9 +19,9 @@ import asyncio
 import contextlib
 import json
 import shlex
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from core.hosts.base import ByteReader, ByteWriter, Host
@@ -37,6 +37,8 @@ from core.probes.httpstream import (
 )
 from core.state import ProbeStatus
 from core.timeouts import wait_for
+
+T = TypeVar("T")
 
 MAX_API_VERSION = "1.47"
 """The newest Engine API version this client was written against."""
@@ -140,15 +142,9 @@ class DockerClient:
         """
         async with self._slots:
             while True:
-                reused = False
-                while self._idle:
-                    reader, writer = self._idle.pop()
-                    if not reader.at_eof():
-                        reused = True
-                        break
-                    _close(writer)
-                if not reused:
-                    reader, writer = await self._open()
+                kept = self._take_idle()
+                reused = kept is not None
+                reader, writer = kept if kept is not None else await self._open()
                 try:
                     async with asyncio.timeout(timeout):
                         writer.write(request_bytes(method, target, params, keep_alive=True))
@@ -171,6 +167,27 @@ class DockerClient:
                 else:
                     _close(writer)
                 return head.status, head.reason, body
+
+    def _take_idle(self) -> tuple[ByteReader, ByteWriter] | None:
+        """A kept connection the engine has not closed meanwhile, if there is one."""
+        while self._idle:
+            reader, writer = self._idle.pop()
+            if not reader.at_eof():
+                return reader, writer
+            _close(writer)
+        return None
+
+    async def _reaching(self, work: Awaitable[T]) -> T:
+        """``work``, with a failure to reach the engine turned into a ProbeError.
+
+        HTTP errors (DockerError) and ProbeErrors pass as they are.
+        """
+        try:
+            return await work
+        except (ProbeError, DockerError):
+            raise
+        except Exception as exc:  # OSError, TimeoutError, HttpStreamError, the SSH channel's own
+            raise await self._transport_error(exc) from None
 
     async def reset(self) -> None:
         """Drop kept connections and the negotiated version (after a transport error)."""
@@ -233,15 +250,10 @@ class DockerClient:
         Raises :class:`DockerError` for an HTTP error and ProbeError when
         the engine cannot be reached or does not answer in time.
         """
-        try:
-            await self._ready()
-            status, reason, body = await self._exchange(
-                method, self._url(path), params, timeout if timeout is not None else self.timeout
-            )
-        except (ProbeError, DockerError):
-            raise
-        except Exception as exc:  # OSError, TimeoutError, HttpStreamError, the SSH channel's own
-            raise await self._transport_error(exc) from None
+        await self._reaching(self._ready())
+        status, reason, body = await self._reaching(self._exchange(
+            method, self._url(path), params, timeout if timeout is not None else self.timeout
+        ))
         if status >= 400:
             raise DockerError(status, _message(body, reason))
         return status, body
@@ -275,32 +287,30 @@ class DockerClient:
         :class:`DockerError` for an HTTP error, ProbeError when the engine
         cannot be reached.
         """
-        try:
-            await self._ready()
-            target = self._url(path)  # before any await: a reset elsewhere forgets the version
-            reader, writer = await self._open()
-        except (ProbeError, DockerError):
-            raise
-        except Exception as exc:
-            raise await self._transport_error(exc) from None
+        await self._reaching(self._ready())
+        target = self._url(path)  # before any await: a reset elsewhere forgets the version
+        reader, writer = await self._reaching(self._open())
         self._streams.add(writer)
         try:
-            try:
-                writer.write(request_bytes("GET", target, params))
-                async with asyncio.timeout(self.timeout):
-                    await writer.drain()
-                    head, first = await read_head(reader)
-                    if head.status >= 400:
-                        body = await read_body(reader, head, first, ERROR_BODY, truncate=True)
-                        raise DockerError(head.status, _message(body, head.reason))
-            except DockerError:
-                raise
-            except Exception as exc:
-                raise await self._transport_error(exc) from None
+            head, first = await self._reaching(self._stream_head(reader, writer, target, params))
             yield BulkResponse(head, body_pieces(reader, head, first))
         finally:
             self._streams.discard(writer)
             _close(writer)
+
+    async def _stream_head(
+        self, reader: ByteReader, writer: ByteWriter, target: str,
+        params: Mapping[str, Any] | None,
+    ) -> tuple[ResponseHead, bytes]:
+        """Send a stream's request; its head (DockerError for an HTTP error)."""
+        writer.write(request_bytes("GET", target, params))
+        async with asyncio.timeout(self.timeout):
+            await writer.drain()
+            head, first = await read_head(reader)
+            if head.status >= 400:
+                body = await read_body(reader, head, first, ERROR_BODY, truncate=True)
+                raise DockerError(head.status, _message(body, head.reason))
+        return head, first
 
     async def stream_failed(self, exc: Exception) -> ProbeError:
         """Turn an error raised while reading a stream into a :class:`ProbeError`."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -19,12 +19,21 @@ from core.probes.base import ProbeError
 from core.probes.dockerapi import DockerClient, container_path
 from core.state import ProbeStatus
 
+Answer = Callable[[str, asyncio.StreamWriter], object]
+"""What the scripted engine sends for one request (may be a coroutine)."""
+
 VERSION = b'{"Version": "20.10.24", "ApiVersion": "1.41"}'
+
+
+def answer_bytes(body: bytes, status: str = "200 OK", headers: str = "") -> bytes:
+    """A whole HTTP/1.1 answer with a Content-Length."""
+    return (f"HTTP/1.1 {status}\r\n{headers}Content-Length: {len(body)}\r\n\r\n".encode()
+            + body)
 
 class Engine:
     """Answers each request with ``answer(target, writer)``; counts connections and requests."""
 
-    def __init__(self, answer: Callable[[str, asyncio.StreamWriter], object]) -> None:
+    def __init__(self, answer: Answer) -> None:
         self.answer = answer
         self.connections = 0
         self.targets: list[str] = []
@@ -39,8 +48,7 @@ class Engine:
                 target = head.split(b" ", 2)[1].decode()
                 self.targets.append(target)
                 if target.endswith("/version"):
-                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(VERSION)
-                                 + VERSION)
+                    writer.write(answer_bytes(VERSION))
                 else:
                     result = self.answer(target, writer)
                     if asyncio.iscoroutine(result):
@@ -50,12 +58,15 @@ class Engine:
             pass
 
 
+StartEngine = Callable[..., Awaitable[tuple["Engine", DockerClient]]]
+
+
 @pytest.fixture
-async def engine_at(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
+async def engine_at(tmp_path: Path) -> AsyncIterator[StartEngine]:
     servers: list[asyncio.AbstractServer] = []
     clients: list[DockerClient] = []
 
-    async def start(answer: Callable[[str, asyncio.StreamWriter], object],
+    async def start(answer: Answer,
                     timeout: float = 5.0) -> tuple[Engine, DockerClient]:
         engine = Engine(answer)
         path = str(tmp_path / f"docker{len(servers)}.sock")
@@ -74,7 +85,7 @@ async def engine_at(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
 
 
 async def test_a_chunk_ending_split_across_writes_keeps_the_connection_usable(
-    engine_at: Callable[..., object],
+    engine_at: StartEngine,
 ) -> None:
     async def answer(target: str, writer: asyncio.StreamWriter) -> None:
         body = json.dumps({"target": target}).encode()
@@ -84,7 +95,7 @@ async def test_a_chunk_ending_split_across_writes_keeps_the_connection_usable(
         await asyncio.sleep(0.05)  # the final CRLF comes in a later read
         writer.write(b"\r\n")
 
-    engine, client = await engine_at(answer)  # type: ignore[misc]
+    engine, client = await engine_at(answer)
     for n in range(3):
         assert await client.get_json(container_path(f"c{n}", "/json")) == {
             "target": f"/v1.41/containers/c{n}/json"}
@@ -92,12 +103,12 @@ async def test_a_chunk_ending_split_across_writes_keeps_the_connection_usable(
 
 
 async def test_an_idle_connection_the_engine_dropped_is_replaced(
-    engine_at: Callable[..., object],
+    engine_at: StartEngine,
 ) -> None:
     def answer(target: str, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        writer.write(answer_bytes(b"{}"))
 
-    engine, client = await engine_at(answer)  # type: ignore[misc]
+    engine, client = await engine_at(answer)
     assert await client.get_json("/info") == {}
     for writer in engine.writers:  # the engine restarts, say: idle connections die
         writer.close()
@@ -107,14 +118,14 @@ async def test_an_idle_connection_the_engine_dropped_is_replaced(
 
 
 async def test_a_hung_answer_times_out_once_and_is_not_sent_again(
-    engine_at: Callable[..., object],
+    engine_at: StartEngine,
 ) -> None:
     async def answer(target: str, writer: asyncio.StreamWriter) -> None:
         if target.endswith("/hang"):
             await asyncio.sleep(30)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        writer.write(answer_bytes(b"{}"))
 
-    engine, client = await engine_at(answer, timeout=0.5)  # type: ignore[misc]
+    engine, client = await engine_at(answer, timeout=0.5)
     assert await client.get_json("/info") == {}  # a kept connection the retry could take
     with pytest.raises(ProbeError) as caught:
         await client.get_json("/hang")
@@ -123,14 +134,14 @@ async def test_a_hung_answer_times_out_once_and_is_not_sent_again(
 
 
 async def test_a_non_json_answer_is_a_docker_error_not_a_crash(
-    engine_at: Callable[..., object],
+    engine_at: StartEngine,
 ) -> None:
     from core.probes.dockerapi import DockerError
 
     def answer(target: str, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 301 Moved\r\nLocation: /x\r\nContent-Length: 5\r\n\r\nmoved")
+        writer.write(answer_bytes(b"moved", "301 Moved", "Location: /x\r\n"))
 
-    _, client = await engine_at(answer)  # type: ignore[misc]
+    _, client = await engine_at(answer)
     with pytest.raises(DockerError, match="not a JSON answer"):
         await client.get_json("/containers/json")
 
