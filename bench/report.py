@@ -139,11 +139,15 @@ def _launch(results: dict[str, Any], summary: list[str], lines: list[str]) -> fl
         "the moment the Fleet/App is created (imports done) until every probe field of every "
         "host's HostState is non-None — for the App, as the dashboard received it, up to the "
         "next screen refresh. *from process start*: the same end, counted from spawning the "
-        "interpreter (imports included). *all OK*: until every probe also reported OK.",
+        "interpreter (imports included): what a user who starts `warroom` waits. *first "
+        "paint*: the App's first screen, from process start. *all OK*: until every probe "
+        "also reported OK. The libraries only probes need (psycopg, boto3, httpx's "
+        "transport) are imported in a worker thread once the App starts, so their imports "
+        "count in *from start*, not in *imports*.",
         "",
         "| hosts | path | runs | from start, median | p95 | from process start, median "
-        "| all OK, median | imports | probes not OK at the end |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| p95 | first paint, median | all OK, median | imports | probes not OK at the end |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     app10 = math.nan
     for key, entry in launch.items():
@@ -158,7 +162,9 @@ def _launch(results: dict[str, Any], summary: list[str], lines: list[str]) -> fl
             f"| {n} | {path} | {len(runs)}"
             + (f" ({len(entry['errors'])} failed)" if entry["errors"] else "")
             + f" | {_s(median(painted))} | {_s(p95(painted))} "
-            f"| {_s(median(_values(runs, 'process')))} | {_s(median(_values(runs, 'all_ok')))} "
+            f"| {_s(median(_values(runs, 'process')))} | {_s(p95(_values(runs, 'process')))} "
+            f"| {_s(median(_values(runs, 'first_paint_process')))} "
+            f"| {_s(median(_values(runs, 'all_ok')))} "
             f"| {_s(median(_values(runs, 'imports')))} | {', '.join(bad[:6]) or '–'} |"
         )
         if mode == "app" and n == "10":
@@ -167,6 +173,11 @@ def _launch(results: dict[str, Any], summary: list[str], lines: list[str]) -> fl
             summary.append(
                 f"| launch → all panes filled, 10 hosts (App, headless) | {_s(app10)} "
                 f"| {_s(p95(painted))} | ≤ 1 s | {_met(ok)} |")
+            process = _values(runs, "process")
+            summary.append(
+                f"| the same from process start (interpreter and imports included) "
+                f"| {_s(median(process))} | {_s(p95(process))} | ≤ 1 s | "
+                f"{_met(None if not process else median(process) <= TARGETS['launch'])} |")
         if mode == "monitor" and n == "10":
             summary.append(
                 f"| launch → all probes filled, 10 hosts (Monitor only) | {_s(median(painted))} "

@@ -138,6 +138,8 @@ def section_launch(bench: Bench) -> dict[str, Any]:
                     "painted": end - t0,
                     "all_ok": None if result["all_ok"] is None else result["all_ok"] - t0,
                     "process": end - spawned,
+                    "first_paint_process": (result["first_paint"] - spawned
+                                            if result.get("first_paint") else None),
                     "imports": result["imported"] - result["process"],
                     "not_ok": bad,
                 })

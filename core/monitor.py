@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 
 from core.config import Config
 from core.hosts import Fleet, Host, LinkEvent, LinkState
+from core.probes import libraries
 from core.probes.collect import PROBE_FIELDS, HostProbes
 from core.state import HostState, ProbeStatus
 from core.timeouts import wait_for
@@ -71,10 +72,12 @@ class Monitor:
 
         A console calls this first and :meth:`start` once its screen is up:
         the SSH handshakes run while the screen is built, and the probes'
-        work does not hold back the first paint.
+        work does not hold back the first paint.  The libraries only probes
+        need are imported meanwhile, in a worker thread.
         """
         if self.probes or self._closed:
             return
+        libraries.start_loading()
         for host in self.fleet:
             host_config = self.config.host(host.name)
             self.probes[host.name] = probes = HostProbes(host, host_config)

@@ -15,11 +15,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import psycopg
-
 from core.audit import Actions
 from core.config import PostgresConfig
 from core.hosts.base import Host
+from core.probes.libraries import loaded
 from core.runbooks.model import Step, sql_output
 from core.timeouts import wait_for
 
@@ -73,6 +72,9 @@ async def _run_sql(
     if postgres is None:
         return None, "", "this host has no [hosts.postgres] configured"
     password = os.environ.get(postgres.password_env, "") if postgres.password_env else ""
+    await loaded("psycopg")
+    import psycopg
+
     forward = await host.forward_tcp(postgres.host, postgres.port)
     try:
         async with await psycopg.AsyncConnection.connect(

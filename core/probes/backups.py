@@ -18,17 +18,6 @@ import threading
 import time
 from typing import Any
 
-import boto3
-from botocore.config import Config as BotoConfig
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    ReadTimeoutError,
-)
-
 from core.config import BackupConfig
 from core.probes.base import ProbeError, failed, ok
 from core.probes.shared import CONSOLE_CHECKS
@@ -69,6 +58,15 @@ def backup_state(
 
 def describe_s3_error(exc: BaseException, where: str) -> ProbeError:
     """A boto3/botocore failure as a status and reason."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
+
     if isinstance(exc, NoCredentialsError):
         return ProbeError(ProbeStatus.NOT_CONFIGURED, "no S3 credentials")
     if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
@@ -132,7 +130,10 @@ class BackupsProbe:
                    tuple(sorted(credentials.items())))
             with _CLIENTS_LOCK:  # a client costs ~0.2 s of CPU: hosts on one bucket share it
                 client = _CLIENTS.get(key)
-                if client is None:
+                if client is None:  # in a worker thread: importing here blocks nobody
+                    import boto3
+                    from botocore.config import Config as BotoConfig
+
                     session = boto3.session.Session()
                     client = _CLIENTS[key] = session.client(
                         "s3",

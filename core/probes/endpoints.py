@@ -19,16 +19,18 @@ import shlex
 import time
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from core.config import EndpointConfig
 from core.hosts.base import Host
 from core.probes.base import SEPARATOR, failed, host_down_reason, host_is_up, ok
 from core.probes.certs import default_tls_context
+from core.probes.libraries import loaded
 from core.probes.shared import CONSOLE_CHECKS
 from core.state import EndpointCheck, ProbeResult, ProbeStatus
+
+if TYPE_CHECKING:
+    import httpx
 
 BODY_LIMIT = 1024 * 1024
 """Most of a response body read for body and JSON checks (bytes)."""
@@ -109,6 +111,8 @@ def _root_os_error(exc: BaseException) -> OSError | None:
 
 
 def _http_error(exc: Exception, timeout: float) -> str:
+    import httpx  # loaded: it raised exc
+
     if isinstance(exc, httpx.TimeoutException):
         return f"timed out after {timeout:g} s"
     root = _root_os_error(exc)
@@ -222,7 +226,10 @@ class EndpointsProbe:
         self._client: httpx.AsyncClient | None = None
 
     def _http(self) -> httpx.AsyncClient:
+        """The console's HTTP client (after ``loaded("httpx")``)."""
         if self._client is None:
+            import httpx
+
             self._client = httpx.AsyncClient(
                 verify=default_tls_context(),
                 follow_redirects=False,
@@ -240,6 +247,8 @@ class EndpointsProbe:
         """
         jobs = []
         needs_host = False
+        if any(e.side in ("console", "both") for e in self.endpoints):
+            await loaded("httpx")
         for endpoint in self.endpoints:
             if endpoint.side in ("console", "both"):
                 jobs.append(CONSOLE_CHECKS.run(

@@ -20,9 +20,7 @@ import contextlib
 import math
 import os
 import time
-from typing import Any
-
-import psycopg
+from typing import TYPE_CHECKING, Any
 
 from core.config import PostgresConfig
 from core.hosts.base import Host
@@ -35,8 +33,12 @@ from core.probes.base import (
     host_is_up,
     ok,
 )
+from core.probes.libraries import loaded
 from core.state import PgBackend, PgState, ProbeResult, ProbeStatus
 from core.timeouts import wait_for
+
+if TYPE_CHECKING:
+    import psycopg
 
 APPLICATION_NAME = "warroom"
 LONGEST = 5
@@ -130,6 +132,8 @@ def summarise(
 
 def describe_pg_error(exc: BaseException, where: str) -> ProbeError:
     """A psycopg (or socket) failure as a status and reason."""
+    import psycopg
+
     text = str(exc).strip()
     lower = text.lower()
     first = text.splitlines()[0] if text else type(exc).__name__
@@ -186,6 +190,9 @@ class PostgresProbe:
         if not host_is_up(self.host):
             raise ProbeError(ProbeStatus.HOST_DOWN, host_down_reason(self.host))
         password = self._password()
+        await loaded("psycopg")
+        import psycopg
+
         forward = await self.host.forward_tcp(self.config.host, self.config.port)
         timeout = self.config.connect_timeout
         kwargs: dict[str, Any] = {
@@ -229,6 +236,8 @@ class PostgresProbe:
         """Run one query, reconnecting once if the kept connection broke."""
         for attempt in (1, 2):
             conn = await self._connection()
+            import psycopg  # loaded by _connect
+
             try:
                 async with conn.cursor() as cur:
                     await cur.execute(sql, params)
