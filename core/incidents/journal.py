@@ -111,11 +111,52 @@ def prepare(event: Event) -> Event:
     return event
 
 
+_TIMES = ("ts", "detected_at")
+_INTEGERS = ("severity", "exit_status", "output_trimmed")
+_LISTS = ("services", "hosts", "keys", "active_keys")
+_LATEST_TIME = 1e11  # the year 5138: later stamps are damage, and no date can show them
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def well_formed(event: Any) -> bool:
+    """Whether an event has the shape replay, checklists and reports rely on.
+
+    Journals are plain files: one edited by hand, damaged, or written by a
+    console of another version may hold ``"severity": "sev2"`` or
+    ``"ts": "yesterday"``.  Such an event is skipped like an undecodable
+    line, instead of stopping the console that reads it.
+    """
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        return False
+    for name in _TIMES:
+        value = event.get(name)
+        if value is not None and not (_is_number(value) and 0 <= value < _LATEST_TIME):
+            return False
+    duration = event.get("duration")
+    if duration is not None and not (_is_number(duration) and 0 <= duration < _LATEST_TIME):
+        return False
+    if any(event.get(name) is not None and not _is_integer(event[name]) for name in _INTEGERS):
+        return False
+    if any(event.get(name) is not None and not isinstance(event[name], list) for name in _LISTS):
+        return False
+    if event["type"] == SEVERITY_CHANGED:  # elsewhere "to" names a checklist step
+        return all(event.get(name) is None or _is_integer(event[name]) for name in ("from", "to"))
+    return True
+
+
 def parse_lines(data: bytes) -> tuple[list[Event], int]:
     """Events in the complete lines of ``data`` and how many bytes those lines took.
 
     A last line without its newline is not consumed (a torn line, or one
-    still being written); undecodable lines are skipped.
+    still being written); undecodable lines and events that are not
+    :func:`well_formed` are skipped.
     """
     end = data.rfind(b"\n")
     if end < 0:
@@ -128,7 +169,7 @@ def parse_lines(data: bytes) -> tuple[list[Event], int]:
             obj = json.loads(line.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             continue
-        if isinstance(obj, dict) and isinstance(obj.get("type"), str):
+        if well_formed(obj):
             events.append(obj)
     return events, end + 1
 

@@ -65,6 +65,29 @@ def test_undecodable_lines_are_skipped(tmp_path):
     assert journal.read() == [a, b]
 
 
+def test_events_of_the_wrong_shape_are_skipped(tmp_path):
+    """A hand-edited or damaged journal must not stop the console that reads it."""
+    path = tmp_path / "inc-1" / "journal.jsonl"
+    journal = Journal(path)
+    good = journal.append({"type": "detected", "ts": 1000.0, "severity": 1, "rule": "disk.full",
+                           "services": ["api"]})
+    damaged = [
+        {"type": "detected", "ts": 1000.0, "severity": "sev2"},
+        {"type": "note", "ts": "yesterday", "text": "x"},
+        {"type": "note", "ts": float("nan"), "text": "x"},  # json.dumps writes NaN
+        {"type": "note", "ts": 1e300, "text": "x"},
+        {"type": "note", "ts": True, "text": "x"},
+        {"type": "severity_changed", "ts": 1001.0, "from": 1, "to": "P0"},
+        {"type": "detected", "ts": 1000.0, "services": "api"},
+        {"type": "step_finished", "ts": 1002.0, "step": "s", "duration": "3s"},
+        {"type": "step_finished", "ts": 1002.0, "step": "s", "exit_status": 0.5},
+    ]
+    with path.open("a") as fh:
+        fh.writelines(json.dumps(event) + "\n" for event in damaged)
+    back = journal.append({"type": "step_back", "ts": 1003.0, "step": "b", "to": "a"})
+    assert journal.read() == [good, back]  # "to" names a step outside severity_changed
+
+
 def test_invalid_incident_ids_cannot_escape_the_directory(tmp_path):
     store = JournalStore(tmp_path, "alice")
     for bad in ("../evil", "a/b", "..", ""):

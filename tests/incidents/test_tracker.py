@@ -258,3 +258,18 @@ def test_two_consoles_write_each_detector_event_once(tmp_path):
     assert b.observe([], recovered=[disk_finding().key], now=T0 + 21) == []
     assert types(a, inc) == ["detected", "severity_changed", "recovered"]
     assert b.incident(inc).status is IncidentStatus.RECOVERED
+
+
+def test_a_damaged_journal_loads_from_its_readable_events(tmp_path):
+    store = JournalStore(tmp_path, "alice")
+    store.append("inc-1", "detected", rule="disk.full", host="web1", severity=1,
+                 key="disk.full:web1:/", title="disk full")
+    with (tmp_path / "inc-1" / "journal.jsonl").open("a") as fh:
+        fh.write('{"type": "severity_changed", "ts": 5, "from": 1, "to": "sev9"}\n')
+        fh.write('{"type": "detected", "ts": "x", "severity": "sev2"}\n')
+    store.append("inc-1", "acknowledged")
+    tracker = IncidentTracker(JournalStore(tmp_path, "bob"))
+    tracker.load()
+    incident = tracker.views["inc-1"].incident
+    assert incident is not None and incident.severity == 1
+    assert incident.status is IncidentStatus.ACKNOWLEDGED
