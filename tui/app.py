@@ -222,7 +222,8 @@ class WarroomApp(App[int]):
 
     async def _watch_journal(self) -> None:
         """Follow what pairing consoles write to the shared journal directory."""
-        watcher = JournalWatcher(self.config.journal_dir, origin=self.desk.store.origin)
+        watcher = await asyncio.to_thread(  # it reads every journal once: not on the loop
+            JournalWatcher, self.config.journal_dir, origin=self.desk.store.origin)
         async for batch in watcher.watch():
             if self.desk.tracker.ingest(batch):
                 self.post_message(IncidentsChanged())

@@ -48,14 +48,13 @@ class JournalWatcher:
         self._seen: dict[str, tuple[int, int]] = {}
         self._listing: list[str] = []
         self._listed: tuple[int, float] | None = None  # root mtime, monotonic time
-        if not from_start:
+        if not from_start:  # the end of each journal's last complete line (no parsing)
             for path in self._journals():
                 try:
                     size = os.stat(path).st_size
                 except FileNotFoundError:
                     continue
-                data = _read_from(path, 0, size)
-                self._offsets[path] = parse_lines(data)[1]
+                self._offsets[path] = _read_from(path, 0, size).rfind(b"\n") + 1
 
     def _journals(self) -> list[str]:
         """The journal paths, listed again only when the directory may have changed."""

@@ -57,6 +57,21 @@ def test_a_line_still_being_written_waits_for_its_newline(tmp_path):
     assert watcher.poll() == [event]
 
 
+def test_a_line_half_written_when_the_watcher_starts_is_read_once_complete(tmp_path):
+    store = JournalStore(tmp_path, "bob")
+    store.append("inc-1", "detected")
+    event = store.event("inc-1", "note", text="half")
+    line = json.dumps(event).encode() + b"\n"
+    path = tmp_path / "inc-1" / "journal.jsonl"
+    with path.open("ab") as fh:
+        fh.write(line[:20])
+    watcher = JournalWatcher(tmp_path, origin="me")  # starts at the end of the complete lines
+    assert watcher.poll() == []
+    with path.open("ab") as fh:
+        fh.write(line[20:])
+    assert watcher.poll() == [event]
+
+
 async def test_async_watch_yields_batches(tmp_path):
     store = JournalStore(tmp_path, "bob")
     watcher = JournalWatcher(tmp_path, origin="me", interval=0.05)
