@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +54,74 @@ GRACE = 3.0
 """After every host is filled, how long to wait for probes still not OK."""
 
 
-def _settled(names: list[str], filled: dict[str, float], all_ok: dict[str, float]) -> bool:
-    if len(all_ok) == len(names):
-        return True
-    return len(filled) == len(names) and time.monotonic() > max(filled.values()) + GRACE
+@dataclass
+class Progress:
+    """What a launch has shown so far, host by host."""
+
+    names: list[str]
+    fields: tuple[str, ...]
+    t0: float = field(default_factory=time.monotonic)
+    cpu0: float = field(default_factory=time.process_time)
+    filled: dict[str, float] = field(default_factory=dict)
+    all_ok: dict[str, float] = field(default_factory=dict)
+    latest: dict[str, Any] = field(default_factory=dict)
+    answered: dict[str, float] = field(default_factory=dict)
+    cpu_filled: float | None = None
+
+    def see(self, state: Any) -> None:
+        """Note a host's newest state (the App's, or the Monitor's callback)."""
+        if state is None:
+            return
+        now = time.monotonic()
+        self.latest[state.name] = state
+        if _filled(state, self.fields):
+            self.filled.setdefault(state.name, now)
+        if _all_ok(state, self.fields):
+            self.all_ok.setdefault(state.name, now)
+        if self.complete and self.cpu_filled is None:
+            self.cpu_filled = time.process_time() - self.cpu0
+            self.answered = self._answered()
+
+    @property
+    def complete(self) -> bool:
+        return len(self.filled) == len(self.names)
+
+    def settled(self) -> bool:
+        if len(self.all_ok) == len(self.names):
+            return True
+        return self.complete and time.monotonic() > max(self.filled.values()) + GRACE
+
+    def _answered(self) -> dict[str, float]:
+        """Per probe, when its last host's first answer came (s from ``t0``).
+
+        From the results' own wall-clock stamps (``ProbeResult.at``), taken
+        the moment every host is filled (later refreshes restamp them): which
+        probe the launch waited for last.
+        """
+        offset = time.time() - time.monotonic()
+        out: dict[str, float] = {}
+        for name in self.fields:
+            stamps = [r.at for s in self.latest.values()
+                      if (r := getattr(s, name)) is not None and r.at]
+            if stamps:
+                out[name] = max(stamps) - offset - self.t0
+        return out
+
+    def result(self, t_imported: float) -> dict[str, Any]:
+        return {
+            "process": T_PROCESS,
+            "imported": t_imported,
+            "t0": self.t0,
+            "hosts": len(self.names),
+            "filled": max(self.filled.values()) if self.complete else None,
+            "all_ok": (max(self.all_ok.values())
+                       if len(self.all_ok) == len(self.names) else None),
+            "per_host_filled": {n: t - self.t0 for n, t in self.filled.items()},
+            "probes": {n: _field_report(s, self.fields) for n, s in self.latest.items()},
+            "missing": [n for n in self.names if n not in self.filled],
+            "cpu_filled": self.cpu_filled,
+            "answered": self.answered,
+        }
 
 
 async def run_monitor(config_path: str, timeout: float) -> dict[str, Any]:
@@ -67,34 +132,21 @@ async def run_monitor(config_path: str, timeout: float) -> dict[str, Any]:
 
     t_imported = time.monotonic()
     config = load_config(config_path)
-    names = [h.name for h in config.hosts]
-    filled: dict[str, float] = {}
-    all_ok: dict[str, float] = {}
-    latest: dict[str, Any] = {}
-
-    def on_state(state: Any) -> None:
-        now = time.monotonic()
-        latest[state.name] = state
-        if _filled(state, PROBE_FIELDS):
-            filled.setdefault(state.name, now)
-        if _all_ok(state, PROBE_FIELDS):
-            all_ok.setdefault(state.name, now)
-
-    t0 = time.monotonic()
+    progress = Progress([h.name for h in config.hosts], PROBE_FIELDS)
     fleet = Fleet(config)
-    monitor = Monitor(config, fleet, on_state)
+    monitor = Monitor(config, fleet, progress.see)
     teardown = ""
     try:
         await monitor.start()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not _settled(names, filled, all_ok):
+        while time.monotonic() < deadline and not progress.settled():
             await asyncio.sleep(0.01)
     finally:
         try:
             await asyncio.wait_for(monitor.close(), CLOSE_TIMEOUT)
         except TimeoutError:
             teardown = f"Monitor.close() did not return within {CLOSE_TIMEOUT:g} s"
-    result = _result(t_imported, t0, names, filled, all_ok, latest, PROBE_FIELDS)
+    result = progress.result(t_imported)
     result["teardown_error"] = teardown
     return result
 
@@ -106,75 +158,48 @@ async def run_app(config_path: str, timeout: float) -> dict[str, Any]:
 
     t_imported = time.monotonic()
     config = load_config(config_path)
-    names = [h.name for h in config.hosts]
-    filled: dict[str, float] = {}
-    all_ok: dict[str, float] = {}
-    t0 = time.monotonic()
+    progress = Progress([h.name for h in config.hosts], PROBE_FIELDS)
     app = WarroomApp(config, freeze_start_up=True)  # as `warroom` runs it
     painted: list[float] = []
     first_paint: list[float] = []
-    latest: dict[str, Any] = {}
     teardown = ""
-    task = asyncio.create_task(
-        _drive_app(app, names, filled, all_ok, painted, first_paint, latest, timeout))
+    task = asyncio.create_task(_drive_app(app, progress, painted, first_paint, timeout))
     done, _ = await asyncio.wait({task}, timeout=timeout + CLOSE_TIMEOUT + 5)
     if not done:
         teardown = f"the App did not shut down within {CLOSE_TIMEOUT + 5:g} s"
     elif task.exception() is not None:  # the App's own exception, raised when run_test exits
         exc = task.exception()
         teardown = f"{type(exc).__name__}: {exc}"
-    result = _result(t_imported, t0, names, filled, all_ok, latest, PROBE_FIELDS)
+    result = progress.result(t_imported)
     result["painted"] = painted[0] if painted else None
     result["first_paint"] = first_paint[0] if first_paint else None
     result["teardown_error"] = teardown
     return result
 
 
-async def _drive_app(app: Any, names: list[str], filled: dict[str, float],
-                     all_ok: dict[str, float], painted: list[float], first_paint: list[float],
-                     latest: dict[str, Any], timeout: float) -> None:
-    from core.probes.collect import PROBE_FIELDS
+async def _drive_app(app: Any, progress: Progress, painted: list[float],
+                     first_paint: list[float], timeout: float) -> None:
+    def paint_now() -> None:
+        app.call_after_refresh(lambda: painted.append(time.monotonic()))
 
     async with app.run_test(size=(160, 48)) as pilot:
         app.call_after_refresh(lambda: first_paint.append(time.monotonic()))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            now = time.monotonic()
-            for name in names:
-                state = app.states.get(name)
-                if _filled(state, PROBE_FIELDS):
-                    filled.setdefault(name, now)
-                if _all_ok(state, PROBE_FIELDS):
-                    all_ok.setdefault(name, now)
-            if _settled(names, filled, all_ok):
+            for name in progress.names:
+                progress.see(app.states.get(name))
+            if progress.settled():
                 break
-            if len(filled) == len(names) and not painted:
-                app.call_after_refresh(lambda: painted.append(time.monotonic()))
+            if progress.complete and not painted:
+                paint_now()
             await asyncio.sleep(0.005)
-        if len(filled) == len(names) and not painted:
-            app.call_after_refresh(lambda: painted.append(time.monotonic()))
+        if progress.complete and not painted:
+            paint_now()
         end = time.monotonic() + 2
         while not painted and time.monotonic() < end:
             await asyncio.sleep(0.005)
-        latest.update(app.states)
+        progress.latest.update(app.states)
         await pilot.pause()
-
-
-def _result(t_imported: float, t0: float, names: list[str], filled: dict[str, float],
-            all_ok: dict[str, float], latest: dict[str, Any],
-            fields: tuple[str, ...]) -> dict[str, Any]:
-    complete = len(filled) == len(names)
-    return {
-        "process": T_PROCESS,
-        "imported": t_imported,
-        "t0": t0,
-        "hosts": len(names),
-        "filled": max(filled.values()) if complete else None,
-        "all_ok": max(all_ok.values()) if len(all_ok) == len(names) else None,
-        "per_host_filled": {n: filled[n] - t0 for n in filled},
-        "probes": {n: _field_report(latest[n], fields) for n in latest},
-        "missing": [n for n in names if n not in filled],
-    }
 
 
 def main() -> None:

@@ -141,13 +141,16 @@ def _launch(results: dict[str, Any], summary: list[str], lines: list[str]) -> fl
         "next screen refresh. *from process start*: the same end, counted from spawning the "
         "interpreter (imports included): what a user who starts `warroom` waits. *first "
         "paint*: the App's first screen, from process start. *all OK*: until every probe "
-        "also reported OK. The libraries only probes need (psycopg, boto3, httpx's "
+        "also reported OK. *CPU*: the process's CPU time (every thread) from start to filled: "
+        "near *from start*, the launch is bound by this process's one core (the GIL). "
+        "The libraries only probes need (psycopg, boto3, httpx's "
         "transport) are imported in a worker thread once the App starts, so their imports "
         "count in *from start*, not in *imports*.",
         "",
         "| hosts | path | runs | from start, median | p95 | from process start, median "
-        "| p95 | first paint, median | all OK, median | imports | probes not OK at the end |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| p95 | first paint, median | all OK, median | CPU, median | imports "
+        "| probes not OK at the end |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     app10 = math.nan
     for key, entry in launch.items():
@@ -165,6 +168,7 @@ def _launch(results: dict[str, Any], summary: list[str], lines: list[str]) -> fl
             f"| {_s(median(_values(runs, 'process')))} | {_s(p95(_values(runs, 'process')))} "
             f"| {_s(median(_values(runs, 'first_paint_process')))} "
             f"| {_s(median(_values(runs, 'all_ok')))} "
+            f"| {_s(median(_values(runs, 'cpu_filled')))} "
             f"| {_s(median(_values(runs, 'imports')))} | {', '.join(bad[:6]) or '–'} |"
         )
         if mode == "app" and n == "10":
@@ -183,6 +187,7 @@ def _launch(results: dict[str, Any], summary: list[str], lines: list[str]) -> fl
                 f"| launch → all probes filled, 10 hosts (Monitor only) | {_s(median(painted))} "
                 f"| {_s(p95(painted))} | ≤ 1 s | "
                 f"{_met(None if not painted else median(painted) <= TARGETS['launch'])} |")
+    lines += _answered(launch)
     errors = [e for key, entry in launch.items() if "/" in key for e in entry["errors"]]
     if errors:
         lines += ["", f"Failed launches ({len(errors)}): "
@@ -195,6 +200,28 @@ def _launch(results: dict[str, Any], summary: list[str], lines: list[str]) -> fl
                   + "; ".join(sorted(set(t[:160] for t in teardown)))]
     lines.append("")
     return app10
+
+
+def _answered(launch: dict[str, Any]) -> list[str]:
+    """When each probe's last host answered, median over the runs of the largest launch."""
+    keys = [k for k in launch if "/" in k and launch[k]["runs"]]
+    if not keys:
+        return []
+    largest = max(int(k.split("/")[1]) for k in keys)
+    columns = [f"{mode}/{largest}" for mode in ("monitor", "app") if f"{mode}/{largest}" in keys]
+    probes = sorted({p for k in columns for r in launch[k]["runs"] for p in r["answered"]},
+                    key=lambda p: -median([r["answered"].get(p, 0.0)
+                                           for r in launch[columns[-1]]["runs"]]))
+    out = ["", f"When each probe's last host answered ({largest} hosts, s from start, median "
+           "of the runs; from the results' own timestamps, the slowest first):", "",
+           "| probe | " + " | ".join("Monitor" if c.startswith("monitor") else "App"
+                                    for c in columns) + " |",
+           "|---|" + "---|" * len(columns)]
+    for probe in probes:
+        cells = [_s(median([r["answered"][probe] for r in launch[c]["runs"]
+                            if probe in r["answered"]])) for c in columns]
+        out.append(f"| {probe} | " + " | ".join(cells) + " |")
+    return out
 
 
 def _byhand(results: dict[str, Any], lines: list[str], app10: float) -> None:

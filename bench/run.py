@@ -141,6 +141,8 @@ def section_launch(bench: Bench) -> dict[str, Any]:
                     "first_paint_process": (result["first_paint"] - spawned
                                             if result.get("first_paint") else None),
                     "imports": result["imported"] - result["process"],
+                    "cpu_filled": result.get("cpu_filled"),
+                    "answered": result.get("answered") or {},
                     "not_ok": bad,
                 })
                 log(f"launch {mode:7} {n:2} hosts run {run + 1}: filled {end - t0:.3f} s "
