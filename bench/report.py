@@ -209,17 +209,22 @@ def _answered(launch: dict[str, Any]) -> list[str]:
         return []
     largest = max(int(k.split("/")[1]) for k in keys)
     columns = [f"{mode}/{largest}" for mode in ("monitor", "app") if f"{mode}/{largest}" in keys]
-    probes = sorted({p for k in columns for r in launch[k]["runs"] for p in r["answered"]},
-                    key=lambda p: -median([r["answered"].get(p, 0.0)
+    def answered(run: dict[str, Any]) -> dict[str, float]:
+        return run.get("answered") or {}  # results.json written before it was measured
+
+    probes = sorted({p for k in columns for r in launch[k]["runs"] for p in answered(r)},
+                    key=lambda p: -median([answered(r).get(p, 0.0)
                                            for r in launch[columns[-1]]["runs"]]))
+    if not probes:
+        return []
     out = ["", f"When each probe's last host answered ({largest} hosts, s from start, median "
            "of the runs; from the results' own timestamps, the slowest first):", "",
            "| probe | " + " | ".join("Monitor" if c.startswith("monitor") else "App"
                                     for c in columns) + " |",
            "|---|" + "---|" * len(columns)]
     for probe in probes:
-        cells = [_s(median([r["answered"][probe] for r in launch[c]["runs"]
-                            if probe in r["answered"]])) for c in columns]
+        cells = [_s(median([answered(r)[probe] for r in launch[c]["runs"]
+                            if probe in answered(r)])) for c in columns]
         out.append(f"| {probe} | " + " | ".join(cells) + " |")
     return out
 

@@ -21,7 +21,6 @@ from core.config import Config
 from core.hosts import Fleet, LinkEvent
 from core.hosts.local import LocalHost
 from core.incidents.desk import IncidentDesk
-from core.incidents.watcher import JournalWatcher
 from core.monitor import Monitor
 from core.runbooks.model import CONSOLE_HOST
 from core.state import HostState
@@ -222,9 +221,7 @@ class WarroomApp(App[int]):
 
     async def _watch_journal(self) -> None:
         """Follow what pairing consoles write to the shared journal directory."""
-        watcher = await asyncio.to_thread(  # it reads every journal once: not on the loop
-            JournalWatcher, self.config.journal_dir, origin=self.desk.store.origin)
-        async for batch in watcher.watch():
+        async for batch in self.desk.watcher.watch():
             if self.desk.tracker.ingest(batch):
                 self.post_message(IncidentsChanged())
 

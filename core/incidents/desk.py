@@ -21,6 +21,7 @@ from core.incidents.model import Finding, Incident, split_key
 from core.incidents.report import write_incident_report
 from core.incidents.severity import SeverityScheme
 from core.incidents.tracker import IncidentTracker
+from core.incidents.watcher import JournalWatcher
 from core.runbooks.library import RunbookLibrary, load_library
 from core.runbooks.model import Runbook, host_variables
 from core.state import HostState
@@ -39,6 +40,10 @@ class IncidentDesk:
         self.detector = Detector(config)
         self.answers: dict[str, dict[str, str]] = {}
         """Variables the operator gave per incident (kept in memory, not journaled)."""
+        self.watcher = JournalWatcher(config.journal_dir, origin=self.store.origin)
+        """What pairing consoles append from now on.  Made before the tracker reads
+        the journals: an event appended in between is seen by both and applied once
+        (events carry ids), instead of by neither."""
         self.tracker.load()
 
     @property

@@ -112,7 +112,7 @@ def prepare(event: Event) -> Event:
 
 
 _TIMES = ("ts", "detected_at")
-_INTEGERS = ("severity", "exit_status", "output_trimmed")
+_INTEGERS = ("severity", "output_trimmed")
 _LISTS = ("services", "hosts", "keys", "active_keys")
 _LATEST_TIME = 1e11  # the year 5138: later stamps are damage, and no date can show them
 
@@ -135,19 +135,22 @@ def well_formed(event: Any) -> bool:
     """
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         return False
-    for name in _TIMES:
-        value = event.get(name)
-        if value is not None and not (_is_number(value) and 0 <= value < _LATEST_TIME):
-            return False
-    duration = event.get("duration")
-    if duration is not None and not (_is_number(duration) and 0 <= duration < _LATEST_TIME):
+    # a key that is present must hold its type (readers take .get(key, default), so a
+    # JSON null would reach float() or int()); only a step's result may be null
+    if any(name in event and not (_is_number(event[name]) and 0 <= event[name] < _LATEST_TIME)
+           for name in _TIMES):
         return False
-    if any(event.get(name) is not None and not _is_integer(event[name]) for name in _INTEGERS):
+    if any(name in event and not _is_integer(event[name]) for name in _INTEGERS):
+        return False
+    exit_status, duration = event.get("exit_status"), event.get("duration")
+    if exit_status is not None and not _is_integer(exit_status):
+        return False
+    if duration is not None and not (_is_number(duration) and 0 <= duration < _LATEST_TIME):
         return False
     if any(event.get(name) is not None and not isinstance(event[name], list) for name in _LISTS):
         return False
     if event["type"] == SEVERITY_CHANGED:  # elsewhere "to" names a checklist step
-        return all(event.get(name) is None or _is_integer(event[name]) for name in ("from", "to"))
+        return all(name not in event or _is_integer(event[name]) for name in ("from", "to"))
     return True
 
 

@@ -72,7 +72,10 @@ async def _run_sql(
     if postgres is None:
         return None, "", "this host has no [hosts.postgres] configured"
     password = os.environ.get(postgres.password_env, "") if postgres.password_env else ""
-    await loaded("psycopg")
+    try:
+        await loaded("psycopg")
+    except ImportError as exc:
+        return None, "", str(exc)
     import psycopg
 
     forward = await host.forward_tcp(postgres.host, postgres.port)

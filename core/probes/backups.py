@@ -14,12 +14,14 @@ import asyncio
 import functools
 import math
 import os
+import sys
 import threading
 import time
 from typing import Any
 
 from core.config import BackupConfig
 from core.probes.base import ProbeError, failed, ok
+from core.probes.libraries import loaded
 from core.probes.shared import CONSOLE_CHECKS
 from core.state import BackupState, ProbeResult, ProbeStatus
 
@@ -58,6 +60,8 @@ def backup_state(
 
 def describe_s3_error(exc: BaseException, where: str) -> ProbeError:
     """A boto3/botocore failure as a status and reason."""
+    if "botocore.exceptions" not in sys.modules:  # never loaded: exc is not one of its errors
+        return ProbeError(ProbeStatus.ERROR, str(exc) or type(exc).__name__)
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
@@ -130,7 +134,7 @@ class BackupsProbe:
                    tuple(sorted(credentials.items())))
             with _CLIENTS_LOCK:  # a client costs ~0.2 s of CPU: hosts on one bucket share it
                 client = _CLIENTS.get(key)
-                if client is None:  # in a worker thread: importing here blocks nobody
+                if client is None:  # (loaded: see collect)
                     import boto3
                     from botocore.config import Config as BotoConfig
 
@@ -168,6 +172,7 @@ class BackupsProbe:
     async def collect(self) -> ProbeResult[BackupState]:
         """List the prefix and summarise the newest backup; never raises."""
         try:
+            await loaded("boto3")
             objects = await CONSOLE_CHECKS.run(
                 self._listing_key(), functools.partial(asyncio.to_thread, self.list_objects))
         except asyncio.CancelledError:

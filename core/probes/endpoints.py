@@ -248,7 +248,10 @@ class EndpointsProbe:
         jobs = []
         needs_host = False
         if any(e.side in ("console", "both") for e in self.endpoints):
-            await loaded("httpx")
+            try:
+                await loaded("httpx")
+            except ImportError as exc:
+                return failed(self.name, ProbeStatus.ERROR, str(exc))
         for endpoint in self.endpoints:
             if endpoint.side in ("console", "both"):
                 jobs.append(CONSOLE_CHECKS.run(

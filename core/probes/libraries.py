@@ -64,17 +64,33 @@ def start_loading() -> None:
         _futures.update(todo)
     # not a daemon: an interpreter that exits mid-import waits for it instead of
     # tearing modules down under it (the whole import takes well under a second)
-    threading.Thread(target=_load, args=(todo,), name="warroom-libraries").start()
+    worker = threading.Thread(target=_load, args=(todo,), name="warroom-libraries")
+    try:
+        worker.start()
+    except RuntimeError as exc:  # no thread to be had: the waiters must not wait forever
+        for future in todo.values():
+            future.set_exception(exc)
+
+
+def _seen(waiting: asyncio.Future[None]) -> None:
+    """Mark a failure as seen, so asyncio does not log it when no waiter is left."""
+    if not waiting.cancelled():
+        waiting.exception()
 
 
 async def loaded(name: str) -> None:
     """Return once library ``name`` (a key of :data:`LIBRARIES`) is imported.
 
-    Starts the worker if nobody has; raises what the import raised (an
-    ImportError for a library that is not installed).
+    Starts the worker if nobody has; raises ImportError naming what the
+    import raised (a library that is not installed, say), a new one each
+    time: probes ask again on every refresh.
     """
     start_loading()
     future = _futures[name]
-    if not future.done():
-        await asyncio.wrap_future(future)
-    future.result()
+    if not future.done():  # wait without raising: the stored error would grow a traceback
+        waiting = asyncio.wrap_future(future)
+        waiting.add_done_callback(_seen)
+        await asyncio.wait([waiting])
+    failure = future.exception()
+    if failure is not None:
+        raise ImportError(f"cannot load {name}: {failure}") from None

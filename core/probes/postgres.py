@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import math
 import os
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -132,8 +133,7 @@ def summarise(
 
 def describe_pg_error(exc: BaseException, where: str) -> ProbeError:
     """A psycopg (or socket) failure as a status and reason."""
-    import psycopg
-
+    psycopg = sys.modules.get("psycopg")  # None: it never loaded, so exc is not its error
     text = str(exc).strip()
     lower = text.lower()
     first = text.splitlines()[0] if text else type(exc).__name__
@@ -147,9 +147,9 @@ def describe_pg_error(exc: BaseException, where: str) -> ProbeError:
         return ProbeError(ProbeStatus.UNREACHABLE, f"connection refused by {where}")
     if "server closed the connection" in lower or "connection is lost" in lower:
         return ProbeError(ProbeStatus.UNREACHABLE, f"cannot reach PostgreSQL at {where}")
-    if isinstance(exc, psycopg.OperationalError):
+    if psycopg is not None and isinstance(exc, psycopg.OperationalError):
         return ProbeError(ProbeStatus.UNREACHABLE, first)
-    if isinstance(exc, psycopg.Error):
+    if psycopg is not None and isinstance(exc, psycopg.Error):
         return ProbeError(ProbeStatus.ERROR, first)
     status, reason = describe_exception(exc)
     return ProbeError(status, reason)

@@ -81,11 +81,20 @@ def test_events_of_the_wrong_shape_are_skipped(tmp_path):
         {"type": "detected", "ts": 1000.0, "services": "api"},
         {"type": "step_finished", "ts": 1002.0, "step": "s", "duration": "3s"},
         {"type": "step_finished", "ts": 1002.0, "step": "s", "exit_status": 0.5},
+        # readers take .get(key, default): a present null would reach float() or int()
+        {"type": "detected", "ts": None, "severity": 1},
+        {"type": "detected", "ts": 1000.0, "severity": None},
+        {"type": "detected", "ts": 1000.0, "detected_at": None},
+        {"type": "severity_changed", "ts": 1001.0, "from": 1, "to": None},
+        {"type": "step_finished", "ts": 1002.0, "step": "s", "output_trimmed": None},
     ]
     with path.open("a") as fh:
         fh.writelines(json.dumps(event) + "\n" for event in damaged)
     back = journal.append({"type": "step_back", "ts": 1003.0, "step": "b", "to": "a"})
-    assert journal.read() == [good, back]  # "to" names a step outside severity_changed
+    timed_out = journal.append({"type": "step_finished", "ts": 1004.0, "step": "b",
+                                "exit_status": None, "duration": None})
+    # "to" names a step outside severity_changed; a step that timed out has no status
+    assert journal.read() == [good, back, timed_out]
 
 
 def test_invalid_incident_ids_cannot_escape_the_directory(tmp_path):

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from core.config import Config
+from core.config import Config, parse_config
 from core.incidents.detector import Detector
 from core.incidents.journal import JournalStore
 from core.incidents.model import Finding, IncidentStatus, check_incident_id, incident_id
@@ -273,3 +273,28 @@ def test_a_damaged_journal_loads_from_its_readable_events(tmp_path):
     incident = tracker.views["inc-1"].incident
     assert incident is not None and incident.severity == 1
     assert incident.status is IncidentStatus.ACKNOWLEDGED
+
+
+def test_an_event_appended_while_the_console_starts_is_applied_once(tmp_path, monkeypatch):
+    """The desk's watcher marks where each journal ends before the tracker reads them."""
+    from core.incidents.desk import IncidentDesk
+
+    other = JournalStore(tmp_path, "bob")
+    other.append("inc-1", "detected", rule="disk.full", host="web1", severity=1,
+                 key="disk.full:web1:/", title="disk full")
+    real_load = IncidentTracker.load
+    appended = []
+
+    def load_while_bob_writes(self):
+        appended.append(other.append("inc-1", "note", text="looking"))
+        real_load(self)
+
+    monkeypatch.setattr(IncidentTracker, "load", load_while_bob_writes)
+    config = parse_config(f'[settings]\ndata_dir = "{tmp_path / "data"}"\n'
+                          f'journal_dir = "{tmp_path}"\n[[hosts]]\nname = "a"\n'
+                          'transport = "local"\n')
+    desk = IncidentDesk(config)
+    assert desk.watcher.poll() == appended  # seen by the watcher too ...
+    desk.tracker.ingest(appended)
+    notes = [n.text for n in desk.tracker.views["inc-1"].notes]
+    assert notes == ["looking"]  # ... and applied once

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
+import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -66,11 +68,25 @@ async def test_a_waiter_returns_once_its_library_is_imported(
 
 async def test_a_missing_library_fails_only_its_own_waiters(modules: Callable[[], None]) -> None:
     modules()
-    with pytest.raises(ModuleNotFoundError, match="wr_no_such_lib"):
+    with pytest.raises(ImportError, match=r"cannot load missing: .*wr_no_such_lib") as first:
         await asyncio.wait_for(libraries.loaded("missing"), 5)
     await asyncio.wait_for(libraries.loaded("fine"), 5)
-    with pytest.raises(ModuleNotFoundError):  # and again for the next one to ask
+    with pytest.raises(ImportError) as again:  # and again for the next one to ask
         await libraries.loaded("missing")
+    # a new error each time: probes ask on every refresh, and re-raising one stored
+    # exception would grow its traceback for as long as the console runs
+    assert again.value is not first.value and again.value.__traceback__ is not None
+    assert len(traceback.extract_tb(again.value.__traceback__)) <= 2
+
+
+async def test_no_thread_to_start_fails_the_waiters(monkeypatch: pytest.MonkeyPatch,
+                                                    modules: Callable[[], None]) -> None:
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    with pytest.raises(ImportError, match=r"can't start new thread"):
+        await asyncio.wait_for(libraries.loaded("fine"), 5)
 
 
 async def test_a_cancelled_waiter_does_not_stop_the_import(modules: Callable[[], None]) -> None:
