@@ -77,10 +77,20 @@ class AuditLog:
 class Actions:
     """The one gate for state-changing work: read-only refusal, then run, then audit."""
 
-    def __init__(self, audit: AuditLog, operator: str, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        audit: AuditLog,
+        operator: str,
+        read_only: bool = False,
+        on_failure: Callable[[str], None] | None = None,
+    ) -> None:
         self.audit = audit
         self.operator = operator
         self.read_only = read_only
+        self.on_failure = on_failure
+        """Told (a message) when the audit log cannot be written."""
+        self.pending: list[AuditEntry] = []
+        """Entries not written yet: the log could not be (disk full, permissions)."""
 
     def check_allowed(self, what: str) -> None:
         """Raise :class:`ReadOnlyRefusal` if the console is read-only."""
@@ -113,5 +123,20 @@ class Actions:
         return status
 
     def record(self, host: str, command: str, exit_status: int | None, error: str = "") -> None:
-        """Write one audit entry now."""
-        self.audit.append(AuditEntry(time.time(), self.operator, host, command, exit_status, error))
+        """Write one audit entry now, after any that could not be written before.
+
+        Never raises: the change it records has already happened.  If the log
+        cannot be written, the entries stay in :attr:`pending` (written, in
+        order, by the next record that can) and :attr:`on_failure` is told.
+        """
+        self.pending.append(
+            AuditEntry(time.time(), self.operator, host, command, exit_status, error))
+        try:
+            while self.pending:
+                self.audit.append(self.pending[0])
+                del self.pending[0]
+        except OSError as exc:
+            if self.on_failure is not None:
+                self.on_failure(
+                    f"cannot write the audit log {self.audit.path}: {exc.strerror or exc}; "
+                    f"{len(self.pending)} entries kept in memory until it can be written")

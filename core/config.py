@@ -168,6 +168,12 @@ class HostConfig:
         return self.address or self.name
 
 
+MIN_REFRESH_SECONDS = 0.5
+"""Faster refreshes would spend the hosts' and the console's CPU on nothing a person sees."""
+
+MAX_RESPONSE_MINUTES = 525_600
+
+
 @dataclass(frozen=True)
 class SettingsConfig:
     """Global settings."""
@@ -183,10 +189,11 @@ class SettingsConfig:
     background_refresh_seconds: float = 15.0
 
     def __post_init__(self) -> None:
-        if self.refresh_seconds <= 0:
-            raise ValueError("refresh_seconds must be positive")
-        if self.background_refresh_seconds <= 0:
-            raise ValueError("background_refresh_seconds must be positive")
+        if self.refresh_seconds < MIN_REFRESH_SECONDS:
+            raise ValueError(f"refresh_seconds must be at least {MIN_REFRESH_SECONDS:g}")
+        if self.background_refresh_seconds < MIN_REFRESH_SECONDS:
+            raise ValueError(
+                f"background_refresh_seconds must be at least {MIN_REFRESH_SECONDS:g}")
 
 
 @dataclass(frozen=True)
@@ -218,6 +225,9 @@ class SeverityConfig:
             raise ValueError("labels and response_minutes must each have four entries, worst first")
         if len(set(self.labels)) != 4:
             raise ValueError("severity labels must be distinct")
+        if not all(0 <= m <= MAX_RESPONSE_MINUTES for m in self.response_minutes):
+            raise ValueError(
+                f"response_minutes must be between 0 and {MAX_RESPONSE_MINUTES} (a year)")
 
 
 @dataclass(frozen=True)
@@ -333,6 +343,8 @@ def parse_config(text: str, file: str = "<config>") -> Config:
         line = int(match.group(1)) if match else None
         reason = _LINE_RE.sub("", str(exc)).strip()
         raise ConfigError(file, f"TOML syntax error: {reason}", line=line) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(file, "TOML nested too deeply") from None
     table.pop("source", None)
     try:
         config = build(Config, table)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -103,10 +104,14 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise SchemaError(path, f"expected a number, found {_found(value)}")
+        if not math.isfinite(value):  # TOML has nan and inf; no setting means them
+            raise SchemaError(path, f"expected a finite number, found {value}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
             raise SchemaError(path, f"expected a string, found {_found(value)}")
+        if "\0" in value:  # no path, command or name can hold one
+            raise SchemaError(path, "a string cannot contain a NUL character")
         return value
     if origin in (tuple, list):
         if not isinstance(value, list):

@@ -160,6 +160,13 @@ def test_config_is_immutable() -> None:
         ('[[hosts]]\nname = "a"\nport = "22"\n', "hosts[0].port: expected an integer"),
         ('[[hosts]]\nport = 22\n', "hosts[0].name: missing required key"),
         ('[settings\n', ":1: TOML syntax error"),
+        ("[settings]\nrefresh_seconds = nan\n", "settings.refresh_seconds: expected a finite"),
+        ("[settings]\nrefresh_seconds = 0.001\n", "refresh_seconds must be at least 0.5"),
+        ("[thresholds]\ndisk_percent = inf\n", "thresholds.disk_percent: expected a finite"),
+        ('[settings]\ndata_dir = "/tmp/a\\u0000b"\n', "cannot contain a NUL character"),
+        ("[severity]\nresponse_minutes = [0, 60, 240, 1e307]\n",
+         "response_minutes must be between 0 and"),
+        ("a = " + "[" * 600 + "]" * 600 + "\n", "TOML nested too deeply"),
     ],
 )
 def test_cli_reports_config_errors_with_status_3(tmp_path: Path, text: str, expected: str) -> None:

@@ -297,6 +297,27 @@ async def test_actions_are_audited_and_refused_read_only(
     assert tag in entries[0]["command"] and entries[0]["exit_status"] == 3
 
 
+async def test_an_audit_log_that_cannot_be_written_loses_no_entry(tmp_path: Path) -> None:
+    path = tmp_path / "audit.log"
+    path.mkdir()  # in the way, as a full disk or a wrong owner would be
+    told: list[str] = []
+    actions = Actions(AuditLog(path), operator="alice", on_failure=told.append)
+    host = LocalHost("console")
+    try:
+        first = await actions.run(host, ["true"])  # it ran; that it ran must not be lost
+        assert first.exit_status == 0
+        assert len(told) == 1 and "cannot write the audit log" in told[0]
+        assert "1 entries kept" in told[0] and len(actions.pending) == 1
+        path.rmdir()
+        await actions.run(host, ["sh", "-c", "exit 4"])
+    finally:
+        await host.close()
+    entries = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(e["command"], e["exit_status"]) for e in entries] == [
+        ("true", 0), ("sh -c 'exit 4'", 4)]  # in order, the first written late
+    assert actions.pending == [] and len(told) == 1
+
+
 async def test_local_transport_runs_and_streams() -> None:
     host = LocalHost()
     await host.start()

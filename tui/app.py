@@ -76,7 +76,8 @@ class WarroomApp(App[int]):
         super().__init__()
         self.config = config
         self.read_only = read_only
-        self.actions = Actions(AuditLog(config.audit_path), config.operator, read_only)
+        self.actions = Actions(AuditLog(config.audit_path), config.operator, read_only,
+                               on_failure=self._audit_failed)
         self.fleet = Fleet(config)
         self.console_host = LocalHost(CONSOLE_HOST)
         """Runs runbook steps marked ``host = "console"`` on this machine."""
@@ -130,6 +131,12 @@ class WarroomApp(App[int]):
             self.call_after_refresh(self._start_probes)
         if self._theme_warning:
             self.notify(self._theme_warning, severity="warning")
+        unreadable = self.desk.tracker.unreadable
+        if unreadable:
+            first, why = next(iter(unreadable.items()))
+            more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+            self.notify(f"cannot read the journal of {first}: {why}{more}",
+                        title="incidents not shown", severity="error", timeout=30)
         self.run_worker(self._load_runbooks(), name="runbooks", group="runbooks")
         if self._open_checklist:
             if self._open_checklist in self.desk.tracker.views:
@@ -182,6 +189,9 @@ class WarroomApp(App[int]):
         await self.console_host.close()
 
     # -- core → UI -------------------------------------------------------------
+
+    def _audit_failed(self, message: str) -> None:
+        self.notify(message, title="audit log", severity="error", timeout=30)
 
     def _state_from_core(self, state: HostState) -> None:
         self.post_message(HostStateChanged(state))

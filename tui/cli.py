@@ -92,10 +92,18 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"warroom: {args.incident!r} is not an incident id", file=sys.stderr)
         return 2
     desk = IncidentDesk(config)
+    if args.incident in desk.tracker.unreadable:
+        print(f"warroom: cannot read the journal of {args.incident}: "
+              f"{desk.tracker.unreadable[args.incident]}", file=sys.stderr)
+        return 1
     if args.incident not in desk.tracker.views:
         print(f"warroom: no incident {args.incident} in {config.journal_dir}", file=sys.stderr)
         return 1
-    print(desk.write_report(args.incident))
+    try:
+        print(desk.write_report(args.incident))
+    except OSError as exc:
+        print(f"warroom: cannot write the report of {args.incident}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

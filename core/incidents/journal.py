@@ -15,10 +15,12 @@ Readers ignore a torn last line and any undecodable line.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
 import socket
+import stat
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -154,6 +156,23 @@ def well_formed(event: Any) -> bool:
     return True
 
 
+def read_regular(path: Path | str, offset: int = 0, length: int = -1) -> bytes:
+    """``length`` bytes (-1: all) of a regular file from ``offset``.
+
+    Raises OSError for anything else in its place: a pipe would block the
+    reader forever, a directory or device is not a journal.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            handle.seek(offset)
+            return handle.read(length)
+    finally:
+        os.close(fd)
+
+
 def parse_lines(data: bytes) -> tuple[list[Event], int]:
     """Events in the complete lines of ``data`` and how many bytes those lines took.
 
@@ -191,9 +210,13 @@ class Journal:
         return event
 
     def read(self) -> list[Event]:
-        """Every readable event, oldest first (torn or undecodable lines skipped)."""
+        """Every readable event, oldest first (torn or undecodable lines skipped).
+
+        A missing journal has no events; one that cannot be read (permission,
+        a directory or a pipe in its place) raises OSError.
+        """
         try:
-            data = self.path.read_bytes()
+            data = read_regular(self.path)
         except FileNotFoundError:
             return []
         return parse_lines(data)[0]
@@ -227,13 +250,27 @@ class JournalStore:
         return is_incident_id(incident_id) and self.incident_dir(incident_id).is_dir()
 
     def incident_ids(self) -> list[str]:
-        """Every incident id with a journal, sorted (ids start with their UTC date)."""
-        if not self.root.is_dir():
+        """Every incident id with a journal, sorted (ids start with their UTC date).
+
+        A journal this user cannot even look at is listed too, so that reading
+        it reports why rather than the incident silently missing.
+        """
+        try:
+            entries = list(os.scandir(self.root))
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(
-            p.name for p in self.root.iterdir()
-            if is_incident_id(p.name) and (p / JOURNAL_NAME).is_file()
-        )
+        ids = []
+        for entry in entries:
+            if not is_incident_id(entry.name):
+                continue
+            try:
+                os.stat(os.path.join(entry.path, JOURNAL_NAME))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError:
+                pass
+            ids.append(entry.name)
+        return sorted(ids)
 
     def read(self, incident_id: str) -> list[Event]:
         """Every readable event of one incident."""

@@ -41,17 +41,28 @@ class IncidentTracker:
         self.views: dict[str, IncidentView] = {}
         self.latest: dict[str, Finding] = {}
         """The newest finding per key (evidence moves; only changes of state are journaled)."""
+        self.unreadable: dict[str, str] = {}
+        """Incident journals that could not be read, with why (permission, not a file)."""
         self._restored = False
 
     # -- loading -------------------------------------------------------------------------
 
     def load(self) -> None:
-        """Replay every incident in the journal directory (call once at start)."""
+        """Replay every incident in the journal directory (call once at start).
+
+        A journal that cannot be read is left out and noted in :attr:`unreadable`.
+        """
         for incident_id in self.store.incident_ids():
             self._reload(incident_id)
 
     def _reload(self, incident_id: str) -> None:
-        view = replay(self.store.read(incident_id))
+        try:
+            events = self.store.read(incident_id)
+        except OSError as exc:
+            self.unreadable[incident_id] = exc.strerror or str(exc)
+            return
+        self.unreadable.pop(incident_id, None)
+        view = replay(events)
         if view.incident is not None:
             self.views[incident_id] = view
 
@@ -62,8 +73,9 @@ class IncidentTracker:
             if view is None:
                 self._reload(incident_id)
             elif view.incident is not None and view.incident.is_open:
-                for event in self.store.read(incident_id):
-                    view.apply(event)
+                with contextlib.suppress(OSError):  # unreadable now: it was read before
+                    for event in self.store.read(incident_id):
+                        view.apply(event)
 
     def ingest(self, events: Iterable[Event]) -> set[str]:
         """Apply events another console wrote (from the watcher); returns the incidents changed."""

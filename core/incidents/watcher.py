@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
-from core.incidents.journal import JOURNAL_NAME, Event, parse_lines
+from core.incidents.journal import JOURNAL_NAME, Event, parse_lines, read_regular
 from core.incidents.model import is_incident_id
 
 DEFAULT_INTERVAL = 0.5
@@ -52,7 +52,7 @@ class JournalWatcher:
             for path in self._journals():
                 try:
                     size = os.stat(path).st_size
-                except FileNotFoundError:
+                except OSError:
                     continue
                 self._offsets[path] = _read_from(path, 0, size).rfind(b"\n") + 1
 
@@ -60,7 +60,7 @@ class JournalWatcher:
         """The journal paths, listed again only when the directory may have changed."""
         try:
             mtime = os.stat(self.root).st_mtime_ns
-        except (FileNotFoundError, NotADirectoryError):
+        except OSError:
             self._listed = None
             return []
         now = time.monotonic()
@@ -69,7 +69,7 @@ class JournalWatcher:
             return self._listing
         try:
             entries = list(os.scandir(self.root))
-        except (FileNotFoundError, NotADirectoryError):
+        except OSError:  # gone, or not ours to list: nothing to follow
             return []
         self._listing = [
             os.path.join(e.path, JOURNAL_NAME)
@@ -85,7 +85,7 @@ class JournalWatcher:
         for path in self._journals():
             try:
                 st = os.stat(path)
-            except FileNotFoundError:
+            except OSError:
                 continue
             signature = (st.st_size, st.st_mtime_ns)
             if self._seen.get(path) == signature:
@@ -120,9 +120,8 @@ class JournalWatcher:
 
 
 def _read_from(path: str, offset: int, length: int) -> bytes:
+    """What can be read of a journal (nothing if it cannot: it is tried again when it changes)."""
     try:
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            return fh.read(length)
-    except FileNotFoundError:
+        return read_regular(path, offset, length)
+    except OSError:
         return b""

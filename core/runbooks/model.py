@@ -116,7 +116,7 @@ class Expect:
         if self.output_matches:
             try:
                 re.compile(self.output_matches)
-            except re.error as exc:
+            except (re.error, OverflowError, RecursionError) as exc:  # a{4294967296}, ((((…
                 raise ValueError(
                     f"output_matches is not a valid regular expression: {exc}"
                 ) from None

@@ -179,3 +179,16 @@ def test_huge_output_is_cut_before_redaction_and_counted(tmp_path):
     kept = len(event["output"].encode())
     assert kept < J.OUTPUT_LIMIT + 100
     assert abs(event["output_trimmed"] - (len(output.encode()) - J.OUTPUT_LIMIT)) < 64
+
+
+def test_a_journal_that_is_not_a_file_is_an_error_not_a_hang(tmp_path):
+    store = JournalStore(tmp_path, "alice")
+    store.append("inc-1", "note", text="fine")
+    (tmp_path / "inc-2").mkdir()
+    os.mkfifo(tmp_path / "inc-2" / "journal.jsonl")  # reading a pipe would block for ever
+    (tmp_path / "inc-3" / "journal.jsonl").mkdir(parents=True)
+    assert store.incident_ids() == ["inc-1", "inc-2", "inc-3"]
+    for incident_id in ("inc-2", "inc-3"):
+        with pytest.raises(OSError, match="not a regular file"):
+            store.read(incident_id)
+    assert [e["text"] for e in store.read("inc-1")] == ["fine"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -298,3 +299,15 @@ def test_an_event_appended_while_the_console_starts_is_applied_once(tmp_path, mo
     desk.tracker.ingest(appended)
     notes = [n.text for n in desk.tracker.views["inc-1"].notes]
     assert notes == ["looking"]  # ... and applied once
+
+
+def test_unreadable_journals_are_left_out_and_named(tmp_path):
+    store = JournalStore(tmp_path, "alice")
+    store.append("inc-1", "detected", rule="disk.full", host="web1", severity=1,
+                 key="disk.full:web1:/", title="disk full")
+    (tmp_path / "inc-2").mkdir()
+    os.mkfifo(tmp_path / "inc-2" / "journal.jsonl")
+    tracker = IncidentTracker(JournalStore(tmp_path, "bob"))
+    tracker.load()
+    assert list(tracker.views) == ["inc-1"]
+    assert tracker.unreadable == {"inc-2": "not a regular file"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -131,3 +132,13 @@ def test_two_processes_see_each_other_within_two_seconds(tmp_path):
         if partner.poll() is None:
             partner.kill()
             partner.wait()
+
+
+def test_journals_that_cannot_be_read_are_passed_over(tmp_path):
+    store = JournalStore(tmp_path, "bob")
+    (tmp_path / "inc-9").mkdir()
+    os.mkfifo(tmp_path / "inc-9" / "journal.jsonl")
+    (tmp_path / "inc-8" / "journal.jsonl").mkdir(parents=True)
+    watcher = JournalWatcher(tmp_path, origin="me")  # neither hangs nor raises
+    event = store.append("inc-1", "detected")
+    assert watcher.poll() == [event]

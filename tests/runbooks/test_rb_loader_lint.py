@@ -61,6 +61,22 @@ def test_toml_syntax_error_has_a_line() -> None:
     assert problem.line == 6 and "TOML syntax error" in problem.message
 
 
+def test_nesting_too_deep_for_the_toml_parser_is_a_problem_not_a_crash() -> None:
+    (problem,) = lint_text("a = " + "[" * 600 + "]" * 600 + "\n", "deep.toml")
+    assert "nested too deeply" in problem.message
+
+
+def test_table_headers_are_found_with_spaces_and_comments() -> None:
+    text = ('id = "t"\ntitle = "t"\n  [[ steps ]]  # one\nid = "a"\nkind = "chek"\n'
+            'command = "ls"\n\n[[steps]]\nid = "b"\nkind = "chek"\ncommand = "ls"\n'
+            "[" + " " * 3000 + "\n")
+    problems = lint_text(text, "t.toml")
+    assert [p.line for p in problems] == [12]  # the stray "[" line is a syntax error ...
+    text = text.rsplit("\n[", 1)[0] + "\n"
+    problems = lint_text(text, "t.toml")
+    assert sorted((p.step, p.line) for p in problems) == [(1, 5), (2, 10)]  # ... steps located
+
+
 def test_warnings_do_not_stop_loading() -> None:
     problems = lint_paths([LINT / "warnings_only.toml"])
     assert problems and not has_errors(problems)
@@ -105,6 +121,12 @@ def test_duplicate_ids_across_files(tmp_path: Path) -> None:
         ('kind = "action"\ncommand = "htop"', "interactive terminal"),
         ('kind = "chek"\ncommand = "ls"', "expected one of"),
         ('kind = "check"\ntype = "check"\ncommand = "ls"', "kind"),
+        # patterns re.compile cannot take raise OverflowError or RecursionError, not re.error
+        ('kind = "check"\ncommand = "ls"\n[steps.expect]\noutput_matches = "a{4294967296}"',
+         "not a valid regular expression"),
+        ('kind = "check"\ncommand = "ls"\n[steps.expect]\noutput_matches = "'
+         + "(" * 600 + "a" + ")" * 600 + '"', "not a valid regular expression"),
+        ('kind = "check"\ncommand = "ls\\u0000"', "NUL character"),
     ],
 )
 def test_step_rules(step: str, message: str) -> None:

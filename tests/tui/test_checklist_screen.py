@@ -55,3 +55,22 @@ async def test_checklist_for_unknown_incident_says_so(tmp_path: Path) -> None:
         await pilot.pause()
         assert type(app.screen).__name__ == "DashboardScreen"
         assert any("no incident" in n.message for n in app._notifications)
+
+
+async def test_a_journal_that_cannot_be_written_is_reported_not_fatal(tmp_path: Path) -> None:
+    app = WarroomApp(local_config(tmp_path), start_monitor=False)
+    incident_id = _incident(app)
+    app._open_checklist = incident_id
+    journal = tmp_path / "incidents" / incident_id / "journal.jsonl"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        journal.rename(journal.with_name("moved.jsonl"))
+        journal.mkdir()  # in the way, as a full disk or a wrong owner would be
+        await pilot.press("a")  # acknowledge
+        await pilot.pause()
+        await pilot.press("n", *"checked the api", "enter")  # a note
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert any(m.startswith("cannot acknowledge:") for m in messages)
+        assert any(m.startswith("cannot write the journal:") for m in messages), messages
+        assert app.is_running and type(app.screen).__name__ == "ChecklistScreen"

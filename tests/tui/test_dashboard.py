@@ -256,3 +256,17 @@ async def test_monitor_starts_with_only_the_first_host_in_focus(tmp_path: Path) 
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
         assert seen_at_start == {"alpha": True, "beta": False}
+
+
+async def test_a_journal_that_cannot_be_read_is_named_at_start(tmp_path: Path) -> None:
+    import os
+
+    journal = tmp_path / "incidents" / "inc-1" / "journal.jsonl"
+    journal.parent.mkdir(parents=True)
+    os.mkfifo(journal)  # opening a pipe for reading would hang the start for ever
+    app = await _app_with_states(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert "cannot read the journal of inc-1: not a regular file" in messages
+        assert app.is_running

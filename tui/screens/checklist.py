@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -306,12 +307,19 @@ class ChecklistScreen(Screen[None]):
     def _record(self, event: Event) -> bool:
         """Journal ``event``; False (and a notification) if the journal cannot be written."""
         try:
-            self.warroom.desk.tracker.record(self.incident_id, event)
-        except OSError as exc:
-            self.notify(f"cannot write the journal: {exc}", severity="error", timeout=15)
-            return False
+            return self._written("write the journal",
+                                 lambda: self.warroom.desk.tracker.record(self.incident_id, event))
         finally:
             self.show()
+
+    def _written(self, what: str, write: Callable[[], object]) -> bool:
+        """Run ``write`` (a journal or report write); False and a notification if the
+        disk refuses it (full, permissions), instead of ending the console."""
+        try:
+            write()
+        except OSError as exc:
+            self.notify(f"cannot {what}: {exc}", severity="error", timeout=15)
+            return False
         return True
 
     @work(exclusive=False, group="run")
@@ -458,14 +466,16 @@ class ChecklistScreen(Screen[None]):
         if checklist is not None and checklist.current is not None:
             self._record(checklist.note(text))
         else:
-            self.warroom.desk.tracker.note(self.incident_id, text)
+            self._written("write the note",
+                          lambda: self.warroom.desk.tracker.note(self.incident_id, text))
             self.show()
 
     def action_overview(self) -> None:
         self.toggle_class("overview")
 
     def action_acknowledge(self) -> None:
-        self.warroom.desk.tracker.acknowledge(self.incident_id)
+        self._written("acknowledge",
+                      lambda: self.warroom.desk.tracker.acknowledge(self.incident_id))
         self.show()
 
     @work(exclusive=False, group="prompt")
@@ -476,7 +486,8 @@ class ChecklistScreen(Screen[None]):
         if not answer:
             return
         try:
-            self.warroom.desk.tracker.reclassify(self.incident_id, answer.strip())
+            self._written("reclassify", lambda: self.warroom.desk.tracker.reclassify(
+                self.incident_id, answer.strip()))
         except ValueError as exc:
             self.notify(str(exc), severity="error")
         self.show()
@@ -488,7 +499,9 @@ class ChecklistScreen(Screen[None]):
         if not target:
             return
         try:
-            self.warroom.desk.tracker.merge(self.incident_id, into=target.strip())
+            if not self._written("merge", lambda: self.warroom.desk.tracker.merge(
+                    self.incident_id, into=target.strip())):
+                return
         except (KeyError, ValueError) as exc:
             self.notify(f"cannot merge: {exc}", severity="error")
             return
@@ -503,8 +516,8 @@ class ChecklistScreen(Screen[None]):
     @work(exclusive=False, group="prompt")
     async def action_report_fields(self) -> None:
         fields = await self._report_form(resolve=False)
-        if fields is not None:
-            self.warroom.desk.tracker.set_report_fields(self.incident_id, **fields)
+        if fields is not None and self._written("save the report fields", lambda: (
+                self.warroom.desk.tracker.set_report_fields(self.incident_id, **fields))):
             self.notify("report fields saved")
 
     @work(exclusive=False, group="prompt")
@@ -517,8 +530,11 @@ class ChecklistScreen(Screen[None]):
         fields = await self._report_form(resolve=True)
         if fields is None:
             return
-        desk.tracker.set_report_fields(self.incident_id, **fields)
-        desk.tracker.resolve(self.incident_id)
-        path = desk.write_report(self.incident_id)
-        self.notify(f"resolved; report written to {path}")
+        written: list[object] = []
+        if (self._written("save the report fields",
+                          lambda: desk.tracker.set_report_fields(self.incident_id, **fields))
+                and self._written("resolve", lambda: desk.tracker.resolve(self.incident_id))
+                and self._written("write the report",
+                                  lambda: written.append(desk.write_report(self.incident_id)))):
+            self.notify(f"resolved; report written to {written[0]}")
         self.show()
