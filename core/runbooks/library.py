@@ -98,14 +98,22 @@ def load_library(
     user_seen: dict[str, Path] = {}
     for directory in runbook_dirs:
         root = Path(directory).expanduser()
-        if not root.is_dir():
-            errors.append(_error(root, "runbook directory does not exist"))
+        try:
+            if not root.is_dir():
+                errors.append(_error(root, "runbook directory does not exist"))
+                continue
+            paths = list(runbook_files(root))
+        except OSError as exc:
+            errors.append(_error(root, f"cannot read the runbook directory: {exc.strerror or exc}"))
             continue
-        for path in runbook_files(root):
+        for path in paths:
             try:
                 runbook = load_runbook(path)
             except RunbookError as exc:
                 errors.append(exc)
+                continue
+            except Exception as exc:  # a checker's own bug costs this runbook, not the console
+                errors.append(_error(path, f"could not be checked: {type(exc).__name__}: {exc}"))
                 continue
             if runbook.id in user_seen:
                 other = user_seen[runbook.id]

@@ -108,3 +108,22 @@ def test_two_user_files_with_one_id(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", sorted(BUILTIN_DIR.glob("*.toml")), ids=lambda p: p.stem)
 def test_builtin_file_name_is_its_id(path: Path) -> None:
     assert re.search(r'^id = "([^"]+)"', path.read_text(), re.M).group(1) == path.stem  # type: ignore[union-attr]
+
+
+def test_a_runbook_the_checker_fails_on_costs_only_that_runbook(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.runbooks.library as library_module
+
+    (tmp_path / "odd.toml").write_text('id = "odd"\n')
+    real = library_module.load_runbook
+
+    def load(path: Path) -> object:
+        if path.name == "odd.toml":
+            raise KeyError("a checker's own bug")
+        return real(path)
+
+    monkeypatch.setattr(library_module, "load_runbook", load)
+    library = load_library([tmp_path])
+    assert [str(e) for e in library.errors] == [
+        f"{tmp_path / 'odd.toml'}: could not be checked: KeyError: \"a checker's own bug\""]
+    assert len(library) == len(builtin_library()) and "odd" not in library
