@@ -131,12 +131,21 @@ class Actions:
         """
         self.pending.append(
             AuditEntry(time.time(), self.operator, host, command, exit_status, error))
+        failure = self._write_pending()
+        if failure is not None and self.on_failure is not None:
+            self.on_failure(
+                f"cannot write the audit log {self.audit.path}: {failure.strerror or failure}; "
+                f"{len(self.pending)} entries kept in memory until it can be written")
+
+    def flush(self) -> bool:
+        """Try again to write the :attr:`pending` entries; True if none is left."""
+        return self._write_pending() is None
+
+    def _write_pending(self) -> OSError | None:
         try:
             while self.pending:
                 self.audit.append(self.pending[0])
                 del self.pending[0]
         except OSError as exc:
-            if self.on_failure is not None:
-                self.on_failure(
-                    f"cannot write the audit log {self.audit.path}: {exc.strerror or exc}; "
-                    f"{len(self.pending)} entries kept in memory until it can be written")
+            return exc
+        return None

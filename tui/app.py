@@ -185,6 +185,7 @@ class WarroomApp(App[int]):
         self._exiting = True
         if self._freeze_start_up and not gc.isenabled():  # quit within start-up
             gc.enable()
+        self.actions.flush()  # what is still pending is printed by the command line
         await self.monitor.close()
         await self.console_host.close()
 
@@ -215,6 +216,11 @@ class WarroomApp(App[int]):
     def _evaluate(self) -> None:
         """Run the detection rules over the latest snapshots (on each one, and every second,
         so a condition that must hold N seconds opens its incident on time)."""
+        if self.actions.pending:
+            count = len(self.actions.pending)
+            if self.actions.flush():
+                self.notify(f"audit log written again ({count} entries that waited)",
+                            title="audit log", timeout=10)
         if not self.states:
             return
         try:

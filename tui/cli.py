@@ -136,6 +136,12 @@ def cmd_console(args: argparse.Namespace) -> int:
         freeze_start_up=True,
     )
     app.run()
+    if app.actions.pending:  # the audit log could not be written: never lose an entry
+        print(f"warroom: these audit entries could not be written to {config.audit_path}:",
+              file=sys.stderr)
+        for entry in app.actions.pending:
+            print(entry.to_json(), file=sys.stderr)
+        return 1
     return int(app.return_code or 0)
 
 

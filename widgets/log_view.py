@@ -43,7 +43,10 @@ class Query:
         if not text:
             return None
         if text.startswith("re:"):
-            return cls(text, re.compile(text[3:], re.I))
+            try:
+                return cls(text, re.compile(text[3:], re.I))
+            except (OverflowError, RecursionError) as exc:  # a{4294967296}, ((((…: bad too
+                raise re.error(str(exc)) from None
         return cls(text, re.compile(re.escape(text), re.I))
 
     def matches(self, line: str) -> bool:

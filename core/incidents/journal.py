@@ -19,6 +19,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import socket
 import stat
 import time
@@ -166,7 +167,7 @@ def read_regular(path: Path | str, offset: int = 0, length: int = -1) -> bytes:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
-        with os.fdopen(os.dup(fd), "rb") as handle:
+        with open(fd, "rb", closefd=False) as handle:
             handle.seek(offset)
             return handle.read(length)
     finally:
@@ -258,7 +259,7 @@ class JournalStore:
         try:
             entries = list(os.scandir(self.root))
         except (FileNotFoundError, NotADirectoryError):
-            return []
+            return []  # (any other OSError: the directory is there but cannot be listed)
         ids = []
         for entry in entries:
             if not is_incident_id(entry.name):
@@ -301,7 +302,11 @@ class JournalStore:
             self.incident_dir(incident_id).mkdir(mode=0o700)
         except FileExistsError:
             return None
-        event = self.append(incident_id, kind, **fields)
+        try:
+            event = self.append(incident_id, kind, **fields)
+        except OSError:  # no half-made incident for the next attempt to trip over
+            shutil.rmtree(self.incident_dir(incident_id), ignore_errors=True)
+            raise
         fsync_dir(self.incident_dir(incident_id))
         fsync_dir(self.root)
         return event

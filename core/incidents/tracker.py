@@ -52,7 +52,12 @@ class IncidentTracker:
 
         A journal that cannot be read is left out and noted in :attr:`unreadable`.
         """
-        for incident_id in self.store.incident_ids():
+        try:
+            incident_ids = self.store.incident_ids()
+        except OSError as exc:
+            self.unreadable[str(self.store.root)] = exc.strerror or str(exc)
+            return
+        for incident_id in incident_ids:
             self._reload(incident_id)
 
     def _reload(self, incident_id: str) -> None:
@@ -68,7 +73,11 @@ class IncidentTracker:
 
     def _refresh(self) -> None:
         """Catch up with the disk: new incidents, and new events of unresolved ones."""
-        for incident_id in self.store.incident_ids():
+        try:
+            incident_ids = self.store.incident_ids()
+        except OSError:  # not listable now: what is known stays
+            return
+        for incident_id in incident_ids:
             view = self.views.get(incident_id)
             if view is None:
                 self._reload(incident_id)
@@ -253,7 +262,12 @@ class IncidentTracker:
         """
         with self.store.lock():
             view = self.views[incident_id]
-            for event in self.store.read(incident_id):
+            try:
+                events = self.store.read(incident_id)
+            except OSError as exc:  # gone bad since: go on with what was read before
+                self.unreadable[incident_id] = exc.strerror or str(exc)
+                events = []
+            for event in events:
                 view.apply(event)
             yield
 

@@ -192,3 +192,16 @@ def test_a_journal_that_is_not_a_file_is_an_error_not_a_hang(tmp_path):
         with pytest.raises(OSError, match="not a regular file"):
             store.read(incident_id)
     assert [e["text"] for e in store.read("inc-1")] == ["fine"]
+
+
+def test_an_incident_whose_first_event_cannot_be_written_leaves_no_directory(
+        tmp_path, monkeypatch):
+    store = JournalStore(tmp_path, "alice")
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(J, "append_line", full)
+    with pytest.raises(OSError):
+        store.create("inc-1", "detected", rule="disk.full")
+    assert not (tmp_path / "inc-1").exists()  # the next attempt can use the same id

@@ -311,3 +311,14 @@ def test_unreadable_journals_are_left_out_and_named(tmp_path):
     tracker.load()
     assert list(tracker.views) == ["inc-1"]
     assert tracker.unreadable == {"inc-2": "not a regular file"}
+
+
+def test_a_journal_gone_bad_during_the_session_is_named_and_its_write_fails(tracker, tmp_path):
+    tracker.observe([disk_finding()], now=T0 + 60)
+    [incident] = tracker.incidents()
+    journal = tracker.store.incident_dir(incident.id) / "journal.jsonl"
+    journal.unlink()
+    journal.mkdir()  # neither readable as a journal nor writable as one
+    with pytest.raises(OSError):  # writing the escalation fails, and says so ...
+        tracker.observe([disk_finding(severity=0)], now=T0 + 120)
+    assert tracker.unreadable == {incident.id: "not a regular file"}  # ... past the read

@@ -68,3 +68,14 @@ async def test_filter_search_follow_and_bound() -> None:
         await pilot.pause(0.1)
         assert view.shown_lines()[-1] == "line new"
         assert view.scroll_offset.y == view.max_scroll_y
+
+
+def test_every_bad_regex_is_a_regex_error() -> None:
+    import re
+
+    import pytest
+
+    # the logs screen catches re.error; re.compile raises others for these two
+    for text in ("re:a{4294967296}", "re:" + "(" * 600 + "a" + ")" * 600, "re:a("):
+        with pytest.raises(re.error):
+            Query.parse(text)
