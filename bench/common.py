@@ -119,6 +119,26 @@ def write_config(path: Path, config: dict[str, Any]) -> Path:
     return path
 
 
+# -- launches ----------------------------------------------------------------------
+
+
+def launch_measures(result: dict[str, Any], spawned: float) -> dict[str, Any]:
+    """Seconds of one ``launch_child`` run: ``from start`` (App or Monitor created →
+    filled, up to the next screen refresh for the App), ``from process start``
+    (from ``spawned``, the parent's monotonic time before it started the
+    child), ``first paint`` (App, from process start), ``CPU`` (the child's,
+    from start to filled), and ``imports``; None where not reached."""
+    end = result.get("painted") or result.get("filled")
+    paint = result.get("first_paint")
+    return {
+        "from start": None if end is None else end - result["t0"],
+        "from process start": None if end is None else end - spawned,
+        "first paint": None if paint is None else paint - spawned,
+        "CPU": result.get("cpu_filled"),
+        "imports": result["imported"] - result["process"],
+    }
+
+
 # -- statistics --------------------------------------------------------------------
 
 

@@ -22,7 +22,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -53,15 +52,9 @@ def launch(tree: Path, mode: str, config: Path, out: Path) -> dict[str, float | 
     subprocess.run([str(common.PYTHON), str(CHILD), "--mode", mode, "--config", str(config),
                     "--out", str(out)], cwd=tree, env=env, timeout=120, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    result: dict[str, Any] = json.loads(out.read_text())
-    end = result.get("painted") or result.get("filled")
-    paint = result.get("first_paint")
-    return {
-        "from start": None if end is None else end - result["t0"],
-        "from process start": None if end is None else end - spawned,
-        "first paint": None if paint is None else paint - spawned,
-        "CPU": result.get("cpu_filled"),
-    }
+    measures: dict[str, float | None] = common.launch_measures(
+        json.loads(out.read_text()), spawned)
+    return measures
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,11 @@
 """One launch, in a fresh process: start → every probe field of every host filled.
 
 Run by bench/run.py as ``python -m bench.launch_child --mode app|monitor
---config PATH --out FILE``.  The parent notes the monotonic time before it
-spawns this process (CLOCK_MONOTONIC is system-wide), so it can add
-interpreter start-up and imports to what is measured here.
+--config PATH --out FILE``, and by bench/compare.py by its path with another
+tree's packages first on PYTHONPATH.  The parent notes the monotonic time
+before it spawns this process (CLOCK_MONOTONIC is system-wide), so it can add
+interpreter start-up and imports to what is measured here
+(``common.launch_measures``).
 
 - ``monitor``: core only: Fleet + Monitor, until each host has published a
   HostState whose every probe field is non-None.

@@ -130,23 +130,23 @@ def section_launch(bench: Bench) -> dict[str, Any]:
                     log(f"launch {mode} {n} hosts run {run + 1}: FAILED")
                     continue
                 t0 = result["t0"]
-                end = result.get("painted") or result["filled"]
+                measures = common.launch_measures(result, spawned)
                 bad = sorted({f"{h}.{p}={s}" for h, probes in result["probes"].items()
                               for p, s in probes.items() if s not in ("ok", "not configured")})
                 entry["runs"].append({
                     "filled": result["filled"] - t0,
-                    "painted": end - t0,
+                    "painted": measures["from start"],
                     "all_ok": None if result["all_ok"] is None else result["all_ok"] - t0,
-                    "process": end - spawned,
-                    "first_paint_process": (result["first_paint"] - spawned
-                                            if result.get("first_paint") else None),
-                    "imports": result["imported"] - result["process"],
-                    "cpu_filled": result.get("cpu_filled"),
+                    "process": measures["from process start"],
+                    "first_paint_process": measures["first paint"],
+                    "imports": measures["imports"],
+                    "cpu_filled": measures["CPU"],
                     "answered": result.get("answered") or {},
                     "not_ok": bad,
                 })
-                log(f"launch {mode:7} {n:2} hosts run {run + 1}: filled {end - t0:.3f} s "
-                    f"(process start → filled {end - spawned:.3f} s)"
+                log(f"launch {mode:7} {n:2} hosts run {run + 1}: "
+                    f"filled {measures['from start']:.3f} s (process start → filled "
+                    f"{measures['from process start']:.3f} s)"
                     + (f"  not ok: {', '.join(bad)}" if bad else ""))
     return out
 

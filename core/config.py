@@ -16,15 +16,14 @@ from __future__ import annotations
 import getpass
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from core.incidents.rules_config import RuleConfig, check_rules
-from core.schema import SchemaError, build
+from core.schema import SchemaError, TomlError, build, parse_toml
 
 NO_LITERAL_SECRET = (
     "literal secrets are not allowed in the config; "
@@ -331,20 +330,12 @@ def find_config(explicit: str | None, environ: Mapping[str, str] | None = None) 
     return path if path.is_file() else None
 
 
-_LINE_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
-
-
 def parse_config(text: str, file: str = "<config>") -> Config:
     """Parse TOML text into a :class:`Config` (``ConfigError`` on any problem)."""
     try:
-        table: dict[str, Any] = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        match = _LINE_RE.search(str(exc))
-        line = int(match.group(1)) if match else None
-        reason = _LINE_RE.sub("", str(exc)).strip()
-        raise ConfigError(file, f"TOML syntax error: {reason}", line=line) from None
-    except RecursionError:  # tomllib recurses once per nested array or inline table
-        raise ConfigError(file, "TOML nested too deeply") from None
+        table = parse_toml(text)
+    except TomlError as exc:
+        raise ConfigError(file, exc.reason, line=exc.line) from None
     table.pop("source", None)
     try:
         config = build(Config, table)

@@ -12,12 +12,39 @@ import dataclasses
 import difflib
 import functools
 import math
+import re
+import tomllib
 import types
 import typing
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 T = TypeVar("T")
+
+
+class TomlError(ValueError):
+    """TOML text that cannot be parsed: ``reason`` and, when known, its ``line``."""
+
+    def __init__(self, reason: str, line: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+
+
+_TOML_LINE_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def parse_toml(text: str) -> dict[str, Any]:
+    """The table of TOML ``text``; :class:`TomlError` for anything tomllib refuses."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = _TOML_LINE_RE.search(str(exc))
+        reason = _TOML_LINE_RE.sub("", str(exc)).strip()
+        raise TomlError(f"TOML syntax error: {reason}",
+                        int(match.group(1)) if match else None) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise TomlError("TOML nested too deeply") from None
 
 
 class SchemaError(ValueError):
@@ -104,9 +131,13 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise SchemaError(path, f"expected a number, found {_found(value)}")
-        if not math.isfinite(value):  # TOML has nan and inf; no setting means them
+        try:
+            number = float(value)
+        except OverflowError:  # an integer with hundreds of digits
+            raise SchemaError(path, "expected a number, found one too large") from None
+        if not math.isfinite(number):  # TOML has nan and inf; no setting means them
             raise SchemaError(path, f"expected a finite number, found {value}")
-        return float(value)
+        return number
     if tp is str:
         if not isinstance(value, str):
             raise SchemaError(path, f"expected a string, found {_found(value)}")

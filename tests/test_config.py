@@ -167,6 +167,7 @@ def test_config_is_immutable() -> None:
         ("[severity]\nresponse_minutes = [0, 60, 240, 1e307]\n",
          "response_minutes must be between 0 and"),
         ("a = " + "[" * 600 + "]" * 600 + "\n", "TOML nested too deeply"),
+        ("[thresholds]\ndisk_percent = 1" + "0" * 400 + "\n", "found one too large"),
     ],
 )
 def test_cli_reports_config_errors_with_status_3(tmp_path: Path, text: str, expected: str) -> None:

@@ -131,6 +131,9 @@ class WarroomApp(App[int]):
             self.call_after_refresh(self._start_probes)
         if self._theme_warning:
             self.notify(self._theme_warning, severity="warning")
+        if self.desk.tracker.root_error:
+            self.notify(f"cannot list {self.config.journal_dir}: {self.desk.tracker.root_error}",
+                        title="incidents not shown", severity="error", timeout=30)
         unreadable = self.desk.tracker.unreadable
         if unreadable:
             first, why = next(iter(unreadable.items()))
@@ -146,6 +149,7 @@ class WarroomApp(App[int]):
                             severity="error", timeout=10)
         self.run_worker(self._watch_journal(), name="journal", exclusive=True, group="journal")
         self.set_interval(1.0, self._evaluate)
+        self.set_interval(1.0, self._retry_audit)
 
     def _start_probes(self) -> None:
         if not self._exiting:  # (Monitor.start also does nothing once it is closed)
@@ -194,6 +198,13 @@ class WarroomApp(App[int]):
     def _audit_failed(self, message: str) -> None:
         self.notify(message, title="audit log", severity="error", timeout=30)
 
+    def _retry_audit(self) -> None:
+        """Write the audit entries that could not be written (see Actions.record)."""
+        count = len(self.actions.pending)
+        if count and self.actions.flush():
+            self.notify(f"audit log written again ({count} entries that waited)",
+                        title="audit log", timeout=10)
+
     def _state_from_core(self, state: HostState) -> None:
         self.post_message(HostStateChanged(state))
 
@@ -216,11 +227,6 @@ class WarroomApp(App[int]):
     def _evaluate(self) -> None:
         """Run the detection rules over the latest snapshots (on each one, and every second,
         so a condition that must hold N seconds opens its incident on time)."""
-        if self.actions.pending:
-            count = len(self.actions.pending)
-            if self.actions.flush():
-                self.notify(f"audit log written again ({count} entries that waited)",
-                            title="audit log", timeout=10)
         if not self.states:
             return
         try:

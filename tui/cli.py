@@ -92,6 +92,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"warroom: {args.incident!r} is not an incident id", file=sys.stderr)
         return 2
     desk = IncidentDesk(config)
+    if desk.tracker.root_error:
+        print(f"warroom: cannot list {config.journal_dir}: {desk.tracker.root_error}",
+              file=sys.stderr)
+        return 1
     if args.incident in desk.tracker.unreadable:
         print(f"warroom: cannot read the journal of {args.incident}: "
               f"{desk.tracker.unreadable[args.incident]}", file=sys.stderr)

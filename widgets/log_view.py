@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from core.patterns import compile_pattern
 from core.textsafe import visible
 from widgets.colors import theme_color
 
@@ -43,10 +44,7 @@ class Query:
         if not text:
             return None
         if text.startswith("re:"):
-            try:
-                return cls(text, re.compile(text[3:], re.I))
-            except (OverflowError, RecursionError) as exc:  # a{4294967296}, ((((…: bad too
-                raise re.error(str(exc)) from None
+            return cls(text, compile_pattern(text[3:], re.I))
         return cls(text, re.compile(re.escape(text), re.I))
 
     def matches(self, line: str) -> bool:

@@ -9,7 +9,8 @@ fields of its type.  Strings are redacted and command output trimmed to
 
 Appends take an exclusive ``flock`` on the file, terminate a torn last line
 left by a killed writer, write one line and ``fsync`` before returning.
-Readers ignore a torn last line and any undecodable line.
+Readers ignore a torn last line, any undecodable line and any event whose
+fields do not have the types replay relies on (:func:`well_formed`).
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def prepare(event: Event) -> Event:
 _TIMES = ("ts", "detected_at")
 _INTEGERS = ("severity", "output_trimmed")
 _LISTS = ("services", "hosts", "keys", "active_keys")
-_LATEST_TIME = 1e11  # the year 5138: later stamps are damage, and no date can show them
+_TOO_MANY_SECONDS = 1e11  # the year 5138 as a time: larger stamps or durations are damage
 
 
 def _is_number(value: Any) -> bool:
@@ -139,8 +140,8 @@ def well_formed(event: Any) -> bool:
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         return False
     # a key that is present must hold its type (readers take .get(key, default), so a
-    # JSON null would reach float() or int()); only a step's result may be null
-    if any(name in event and not (_is_number(event[name]) and 0 <= event[name] < _LATEST_TIME)
+    # JSON null would reach float() or int()); a step's result and the lists may be null
+    if any(name in event and not (_is_number(event[name]) and 0 <= event[name] < _TOO_MANY_SECONDS)
            for name in _TIMES):
         return False
     if any(name in event and not _is_integer(event[name]) for name in _INTEGERS):
@@ -148,7 +149,7 @@ def well_formed(event: Any) -> bool:
     exit_status, duration = event.get("exit_status"), event.get("duration")
     if exit_status is not None and not _is_integer(exit_status):
         return False
-    if duration is not None and not (_is_number(duration) and 0 <= duration < _LATEST_TIME):
+    if duration is not None and not (_is_number(duration) and 0 <= duration < _TOO_MANY_SECONDS):
         return False
     if any(event.get(name) is not None and not isinstance(event[name], list) for name in _LISTS):
         return False
@@ -174,6 +175,12 @@ def read_regular(path: Path | str, offset: int = 0, length: int = -1) -> bytes:
         os.close(fd)
 
 
+def complete_length(data: bytes) -> int:
+    """How many bytes of ``data`` its complete lines take (a last line without its
+    newline is torn, or still being written)."""
+    return data.rfind(b"\n") + 1
+
+
 def parse_lines(data: bytes) -> tuple[list[Event], int]:
     """Events in the complete lines of ``data`` and how many bytes those lines took.
 
@@ -181,11 +188,11 @@ def parse_lines(data: bytes) -> tuple[list[Event], int]:
     still being written); undecodable lines and events that are not
     :func:`well_formed` are skipped.
     """
-    end = data.rfind(b"\n")
-    if end < 0:
+    end = complete_length(data)
+    if not end:
         return [], 0
     events = []
-    for line in data[:end].split(b"\n"):
+    for line in data[:end - 1].split(b"\n"):
         if not line.strip():
             continue
         try:
@@ -194,7 +201,7 @@ def parse_lines(data: bytes) -> tuple[list[Event], int]:
             continue
         if well_formed(obj):
             events.append(obj)
-    return events, end + 1
+    return events, end
 
 
 class Journal:
@@ -211,7 +218,7 @@ class Journal:
         return event
 
     def read(self) -> list[Event]:
-        """Every readable event, oldest first (torn or undecodable lines skipped).
+        """Every readable event, oldest first (see :func:`parse_lines` for what is skipped).
 
         A missing journal has no events; one that cannot be read (permission,
         a directory or a pipe in its place) raises OSError.

@@ -43,6 +43,8 @@ class IncidentTracker:
         """The newest finding per key (evidence moves; only changes of state are journaled)."""
         self.unreadable: dict[str, str] = {}
         """Incident journals that could not be read, with why (permission, not a file)."""
+        self.root_error = ""
+        """Why the journal directory itself could not be listed ("" if it could)."""
         self._restored = False
 
     # -- loading -------------------------------------------------------------------------
@@ -52,13 +54,18 @@ class IncidentTracker:
 
         A journal that cannot be read is left out and noted in :attr:`unreadable`.
         """
+        for incident_id in self._incident_ids():
+            self._reload(incident_id)
+
+    def _incident_ids(self) -> list[str]:
+        """The incidents on disk ([] and :attr:`root_error` set if they cannot be listed)."""
         try:
             incident_ids = self.store.incident_ids()
         except OSError as exc:
-            self.unreadable[str(self.store.root)] = exc.strerror or str(exc)
-            return
-        for incident_id in incident_ids:
-            self._reload(incident_id)
+            self.root_error = exc.strerror or str(exc)
+            return []
+        self.root_error = ""
+        return incident_ids
 
     def _reload(self, incident_id: str) -> None:
         try:
@@ -73,11 +80,7 @@ class IncidentTracker:
 
     def _refresh(self) -> None:
         """Catch up with the disk: new incidents, and new events of unresolved ones."""
-        try:
-            incident_ids = self.store.incident_ids()
-        except OSError:  # not listable now: what is known stays
-            return
-        for incident_id in incident_ids:
+        for incident_id in self._incident_ids():  # none listable now: what is known stays
             view = self.views.get(incident_id)
             if view is None:
                 self._reload(incident_id)

@@ -17,7 +17,13 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
-from core.incidents.journal import JOURNAL_NAME, Event, parse_lines, read_regular
+from core.incidents.journal import (
+    JOURNAL_NAME,
+    Event,
+    complete_length,
+    parse_lines,
+    read_regular,
+)
 from core.incidents.model import is_incident_id
 
 DEFAULT_INTERVAL = 0.5
@@ -54,7 +60,7 @@ class JournalWatcher:
                     size = os.stat(path).st_size
                 except OSError:
                     continue
-                self._offsets[path] = _read_from(path, 0, size).rfind(b"\n") + 1
+                self._offsets[path] = complete_length(_read_from(path, 0, size))
 
     def _journals(self) -> list[str]:
         """The journal paths, listed again only when the directory may have changed."""

@@ -14,14 +14,13 @@ import asyncio
 import functools
 import math
 import os
-import sys
 import threading
 import time
 from typing import Any
 
 from core.config import BackupConfig
 from core.probes.base import ProbeError, failed, ok
-from core.probes.libraries import loaded
+from core.probes.libraries import if_loaded, loaded
 from core.probes.shared import CONSOLE_CHECKS
 from core.state import BackupState, ProbeResult, ProbeStatus
 
@@ -60,24 +59,16 @@ def backup_state(
 
 def describe_s3_error(exc: BaseException, where: str) -> ProbeError:
     """A boto3/botocore failure as a status and reason."""
-    if "botocore.exceptions" not in sys.modules:  # never loaded: exc is not one of its errors
+    errors = if_loaded("botocore.exceptions")
+    if errors is None:  # never loaded: exc is not one of its errors
         return ProbeError(ProbeStatus.ERROR, str(exc) or type(exc).__name__)
-    from botocore.exceptions import (
-        BotoCoreError,
-        ClientError,
-        ConnectTimeoutError,
-        EndpointConnectionError,
-        NoCredentialsError,
-        ReadTimeoutError,
-    )
-
-    if isinstance(exc, NoCredentialsError):
+    if isinstance(exc, errors.NoCredentialsError):
         return ProbeError(ProbeStatus.NOT_CONFIGURED, "no S3 credentials")
-    if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
+    if isinstance(exc, errors.ConnectTimeoutError | errors.ReadTimeoutError):
         return ProbeError(ProbeStatus.TIMEOUT, f"{where} did not answer in time")
-    if isinstance(exc, EndpointConnectionError):
+    if isinstance(exc, errors.EndpointConnectionError):
         return ProbeError(ProbeStatus.UNREACHABLE, f"cannot connect to {where}")
-    if isinstance(exc, ClientError):
+    if isinstance(exc, errors.ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", ""))
         message = str(error.get("Message", "")) or code
@@ -86,7 +77,7 @@ def describe_s3_error(exc: BaseException, where: str) -> ProbeError:
         if code == "NoSuchBucket":
             return ProbeError(ProbeStatus.ERROR, f"no such bucket at {where}")
         return ProbeError(ProbeStatus.ERROR, f"{code}: {message}")
-    if isinstance(exc, BotoCoreError):
+    if isinstance(exc, errors.BotoCoreError):
         return ProbeError(ProbeStatus.ERROR, str(exc))
     return ProbeError(ProbeStatus.ERROR, str(exc) or type(exc).__name__)
 

@@ -25,7 +25,7 @@ from core.config import EndpointConfig
 from core.hosts.base import Host
 from core.probes.base import SEPARATOR, failed, host_down_reason, host_is_up, ok
 from core.probes.certs import default_tls_context
-from core.probes.libraries import loaded
+from core.probes.libraries import if_loaded, loaded
 from core.probes.shared import CONSOLE_CHECKS
 from core.state import EndpointCheck, ProbeResult, ProbeStatus
 
@@ -111,15 +111,15 @@ def _root_os_error(exc: BaseException) -> OSError | None:
 
 
 def _http_error(exc: Exception, timeout: float) -> str:
-    import httpx  # loaded: it raised exc
-
-    if isinstance(exc, httpx.TimeoutException):
+    httpx = if_loaded("httpx")
+    if httpx is not None and isinstance(exc, httpx.TimeoutException):
         return f"timed out after {timeout:g} s"
     root = _root_os_error(exc)
     if isinstance(root, ConnectionRefusedError):
         return "connection refused"
     if root is not None and root.strerror:
-        return root.strerror.lower() if isinstance(exc, httpx.ConnectError) else root.strerror
+        connecting = httpx is not None and isinstance(exc, httpx.ConnectError)
+        return root.strerror.lower() if connecting else root.strerror
     return str(exc) or type(exc).__name__
 
 

@@ -15,8 +15,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import importlib
+import sys
 import threading
 from collections.abc import Callable
+from typing import Any
+
+from core.probes.certs import default_tls_context
 
 LIBRARIES: dict[str, tuple[str, ...]] = {
     "httpx": ("httpx", "httpcore"),  # httpx imports its transport only when a client is made
@@ -30,9 +34,7 @@ _lock = threading.Lock()
 
 
 def _trust_store() -> None:
-    from core.probes.certs import default_tls_context
-
-    default_tls_context()  # cached: the HTTP checks' client gets it ready
+    default_tls_context()  # loads the system CAs once; the HTTP checks' client reuses it
 
 
 AFTER: dict[str, Callable[[], None]] = {"httpx": _trust_store}
@@ -70,6 +72,15 @@ def start_loading() -> None:
     except RuntimeError as exc:  # no thread to be had: the waiters must not wait forever
         for future in todo.values():
             future.set_exception(exc)
+
+
+def if_loaded(module: str) -> Any:
+    """Module ``module`` if something imported it, else None.
+
+    For code that classifies an error: an exception cannot be one of a
+    library's own if the library never loaded, so there is nothing to import.
+    """
+    return sys.modules.get(module)
 
 
 def _seen(waiting: asyncio.Future[None]) -> None:

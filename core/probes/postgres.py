@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import math
 import os
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +33,7 @@ from core.probes.base import (
     host_is_up,
     ok,
 )
-from core.probes.libraries import loaded
+from core.probes.libraries import if_loaded, loaded
 from core.state import PgBackend, PgState, ProbeResult, ProbeStatus
 from core.timeouts import wait_for
 
@@ -133,7 +132,7 @@ def summarise(
 
 def describe_pg_error(exc: BaseException, where: str) -> ProbeError:
     """A psycopg (or socket) failure as a status and reason."""
-    psycopg = sys.modules.get("psycopg")  # None: it never loaded, so exc is not its error
+    psycopg = if_loaded("psycopg")  # None: it never loaded, so exc is not its error
     text = str(exc).strip()
     lower = text.lower()
     first = text.splitlines()[0] if text else type(exc).__name__
@@ -234,10 +233,11 @@ class PostgresProbe:
 
     async def _query(self, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
         """Run one query, reconnecting once if the kept connection broke."""
+        await loaded("psycopg")
+        import psycopg
+
         for attempt in (1, 2):
             conn = await self._connection()
-            import psycopg  # loaded by _connect
-
             try:
                 async with conn.cursor() as cur:
                     await cur.execute(sql, params)

@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import ClassVar, Literal
 
 from core.config import HostConfig, SeverityConfig
+from core.patterns import compile_pattern
 from core.runbooks.template import NAME_RE, TemplateError, fill, placeholders
 
 StepKind = Literal["check", "action", "manual", "decision"]
@@ -115,8 +116,8 @@ class Expect:
             )
         if self.output_matches:
             try:
-                re.compile(self.output_matches)
-            except (re.error, OverflowError, RecursionError) as exc:  # a{4294967296}, ((((…
+                compile_pattern(self.output_matches)
+            except re.error as exc:
                 raise ValueError(
                     f"output_matches is not a valid regular expression: {exc}"
                 ) from None

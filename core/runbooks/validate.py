@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-import tomllib
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,7 +25,7 @@ from core.runbooks.template import (
     parse,
     quoted_placeholders,
 )
-from core.schema import SchemaError, build
+from core.schema import SchemaError, TomlError, build, parse_toml
 
 Level = Literal["error", "warning"]
 
@@ -57,7 +56,6 @@ class Problem:
         return f"{where}: {level}{self.message}"
 
 
-_TOML_LINE_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
 # the name starts and ends with a non-space, so a long line of "[" and spaces cannot
 # make the three space-eating parts try every split (cubic: 33 s for 4,000 spaces)
 _HEADER_RE = re.compile(r"^\s*(\[\[?)\s*([^\]\s](?:[^\]]*[^\]\s])?)\s*\]\]?\s*(#.*)?$")
@@ -415,14 +413,9 @@ def analyze(text: str, file: str = "<runbook>") -> tuple[Runbook | None, list[Pr
     """Check runbook TOML ``text``; the runbook (None if any error) and every problem found."""
     analysis = _Analysis(text, file)
     try:
-        table = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = _TOML_LINE_RE.search(str(exc))
-        reason = _TOML_LINE_RE.sub("", str(exc)).strip()
-        analysis.add(f"TOML syntax error: {reason}", line=int(m.group(1)) if m else None)
-        return None, analysis.problems
-    except RecursionError:  # tomllib recurses once per nested array or inline table
-        analysis.add("TOML nested too deeply")
+        table = parse_toml(text)
+    except TomlError as exc:
+        analysis.add(exc.reason, line=exc.line)
         return None, analysis.problems
     runbook = analysis.build(table)
     raw_steps = table.get("steps")

@@ -322,3 +322,15 @@ def test_a_journal_gone_bad_during_the_session_is_named_and_its_write_fails(trac
     with pytest.raises(OSError):  # writing the escalation fails, and says so ...
         tracker.observe([disk_finding(severity=0)], now=T0 + 120)
     assert tracker.unreadable == {incident.id: "not a regular file"}  # ... past the read
+
+
+def test_a_journal_directory_that_cannot_be_listed_is_named(tmp_path, monkeypatch):
+    store = JournalStore(tmp_path, "alice")
+
+    def refused() -> list[str]:
+        raise PermissionError(13, "Permission denied", str(tmp_path))
+
+    monkeypatch.setattr(store, "incident_ids", refused)
+    tracker = IncidentTracker(store)
+    tracker.load()  # as root, a real EACCES cannot be made here
+    assert tracker.root_error == "Permission denied" and tracker.views == {}

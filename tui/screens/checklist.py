@@ -530,11 +530,12 @@ class ChecklistScreen(Screen[None]):
         fields = await self._report_form(resolve=True)
         if fields is None:
             return
-        written: list[object] = []
-        if (self._written("save the report fields",
-                          lambda: desk.tracker.set_report_fields(self.incident_id, **fields))
-                and self._written("resolve", lambda: desk.tracker.resolve(self.incident_id))
-                and self._written("write the report",
-                                  lambda: written.append(desk.write_report(self.incident_id)))):
-            self.notify(f"resolved; report written to {written[0]}")
+        try:
+            desk.tracker.set_report_fields(self.incident_id, **fields)
+            desk.tracker.resolve(self.incident_id)
+            path = desk.write_report(self.incident_id)
+        except OSError as exc:  # the screen shows how far it got
+            self.notify(f"cannot resolve: {exc}", severity="error", timeout=15)
+        else:
+            self.notify(f"resolved; report written to {path}")
         self.show()
