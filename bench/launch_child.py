@@ -131,6 +131,7 @@ async def run_monitor(config_path: str, timeout: float) -> dict[str, Any]:
     from core.hosts import Fleet
     from core.monitor import Monitor
     from core.probes.collect import PROBE_FIELDS
+    from core.timeouts import wait_for
 
     t_imported = time.monotonic()
     config = load_config(config_path)
@@ -145,7 +146,7 @@ async def run_monitor(config_path: str, timeout: float) -> dict[str, Any]:
             await asyncio.sleep(0.01)
     finally:
         try:
-            await asyncio.wait_for(monitor.close(), CLOSE_TIMEOUT)
+            await wait_for(monitor.close(), CLOSE_TIMEOUT)  # (3.11's own can hang)
         except TimeoutError:
             teardown = f"Monitor.close() did not return within {CLOSE_TIMEOUT:g} s"
     result = progress.result(t_imported)

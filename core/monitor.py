@@ -63,8 +63,8 @@ class Monitor:
         self._unsubscribe: list[Callable[[], None]] = []
         self._focus: frozenset[str] | None = None
         self._refocused: set[str] = set()
-        self._asked: set[str] = set()  # hosts with an explicit refresh_now pending
-        self._losses: dict[str, int] = {}  # link losses per host, to tell stale results
+        self._redo: set[str] = set()  # hosts whose refresh under way must not count as current
+        # (a refresh_now was asked for, or the link was lost, since it began)
         self._closed = False
 
     async def connect(self) -> None:
@@ -107,7 +107,7 @@ class Monitor:
         if self._on_link is not None:
             self._on_link(event)
         if event.state not in (LinkState.UP, LinkState.CONNECTING):
-            self._losses[event.host] = self._losses.get(event.host, 0) + 1
+            self._redo.add(event.host)
         wake = self._wake.get(event.host)
         if wake is not None:
             wake.set()
@@ -146,7 +146,7 @@ class Monitor:
         """Ask for an immediate refresh of one host (or every host)."""
         for name, wake in self._wake.items():
             if host is None or name == host:
-                self._asked.add(name)
+                self._redo.add(name)
                 wake.set()
 
     def _publish(self, state: HostState) -> None:
@@ -176,11 +176,10 @@ class Monitor:
             left_to_watcher = set()
             for field in due:
                 last[field] = now
-            self._asked.discard(host.name)
-            losses = self._losses.get(host.name, 0)
+            self._redo.discard(host.name)
             state = await probes.refresh(only=due)
             self._publish(state)
-            if wake.is_set() and self._current(host, state, due, losses):
+            if wake.is_set() and self._current(host, state, due):
                 wake.clear()  # the link came up while these probes waited for it: nothing to redo
             woken = False
             try:
@@ -192,7 +191,7 @@ class Monitor:
                 pass
             self._refocused.discard(host.name)
 
-    def _current(self, host: Host, state: HostState, due: tuple[str, ...], losses: int) -> bool:
+    def _current(self, host: Host, state: HostState, due: tuple[str, ...]) -> bool:
         """Whether a refresh's results still hold after the link events that woke the loop.
 
         At start-up every probe waits for the link to come up, and the link
@@ -200,10 +199,8 @@ class Monitor:
         whole start-up's work twice.  Not when a refresh was asked for, the
         link was lost meanwhile, or a probe saw the host down.
         """
-        if host.name in self._asked or host.name in self._refocused:
-            return False  # woken on purpose, not (only) by the link
-        if self._losses.get(host.name, 0) != losses:
-            return False
+        if host.name in self._redo or host.name in self._refocused:
+            return False  # asked for, or the link was lost meanwhile: not (only) the link up
         if not (state.reachable and host.state is LinkState.UP):
             return False
         results = (getattr(state, field) for field in due)

@@ -15,6 +15,7 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.timer import Timer
 
 from core.audit import Actions, AuditLog
 from core.config import Config
@@ -88,6 +89,7 @@ class WarroomApp(App[int]):
         self._open_checklist = checklist
         self._freeze_start_up = freeze_start_up
         self._journal_error = ""
+        self._audit_retry: Timer | None = None
         self._exiting = False
         for registered in load_themes():
             self.register_theme(registered)
@@ -149,7 +151,6 @@ class WarroomApp(App[int]):
                             severity="error", timeout=10)
         self.run_worker(self._watch_journal(), name="journal", exclusive=True, group="journal")
         self.set_interval(1.0, self._evaluate)
-        self.set_interval(1.0, self._retry_audit)
 
     def _start_probes(self) -> None:
         if not self._exiting:  # (Monitor.start also does nothing once it is closed)
@@ -197,13 +198,19 @@ class WarroomApp(App[int]):
 
     def _audit_failed(self, message: str) -> None:
         self.notify(message, title="audit log", severity="error", timeout=30)
+        if self._audit_retry is None:  # every second until the entries are written
+            self._audit_retry = self.set_interval(1.0, self._retry_audit)
 
     def _retry_audit(self) -> None:
         """Write the audit entries that could not be written (see Actions.record)."""
         count = len(self.actions.pending)
-        if count and self.actions.flush():
-            self.notify(f"audit log written again ({count} entries that waited)",
-                        title="audit log", timeout=10)
+        if self.actions.flush():
+            if count:
+                self.notify(f"audit log written again ({count} entries that waited)",
+                            title="audit log", timeout=10)
+            if self._audit_retry is not None:
+                self._audit_retry.stop()
+                self._audit_retry = None
 
     def _state_from_core(self, state: HostState) -> None:
         self.post_message(HostStateChanged(state))

@@ -32,17 +32,12 @@ ROW_CACHE_SIZE = 1024
 SegmentLines = list[list[Segment]]
 
 
-def same_cells(old: tuple[Text, ...], new: tuple[Text, ...]) -> bool:
-    """Whether two rows of cells look the same: text, spans *and* base style.
+def same_text(old: Text, new: Text) -> bool:
+    """Whether a cell looks the same: text, spans *and* base style.
 
     ``Text.__eq__`` ignores the base style, so a cell whose colour alone
     changed (a theme switch, a state colour) would otherwise never be redrawn.
     """
-    return len(old) == len(new) and all(map(same_text, old, new))
-
-
-def same_text(old: Text, new: Text) -> bool:
-    """Whether one cell looks the same (see :func:`same_cells`)."""
     return old == new and old.style == new.style
 
 
@@ -61,6 +56,14 @@ class CachedTable(DataTable[Text]):
         super()._clear_caches()
         self._cell_lines.clear()
         self._row_lines.clear()
+
+    def update_changed_cells(
+        self, key: str, old: tuple[Text, ...], new: tuple[Text, ...]
+    ) -> None:
+        """Redraw the cells of row ``key`` that look different in ``new``."""
+        for column, before, after in zip(self.columns, old, new, strict=True):
+            if not same_text(before, after):
+                self.update_cell(key, column, after, update_width=True)
 
     def notify_style_update(self) -> None:
         self._cell_lines.clear()

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from core.state import Container
 from core.units import human_age, human_bytes, percent
-from widgets.cached_table import CachedTable, same_cells, same_text
+from widgets.cached_table import CachedTable
 from widgets.colors import state_color
 from widgets.safe import safe_text
 
@@ -114,10 +114,8 @@ class ContainersTable(CachedTable):
             if key not in self._rows:
                 self.add_row(*cells, key=key)
                 added = True
-            elif not same_cells(self._rows[key], cells):
-                for column, old, new in zip(self.columns, self._rows[key], cells, strict=True):
-                    if not same_text(old, new):
-                        self.update_cell(key, column, new, update_width=True)
+            else:
+                self.update_changed_cells(key, self._rows[key], cells)
             self._rows[key] = cells
         for key in [k for k in self._rows if k.startswith(f"{host}/") and k not in seen]:
             self.remove_row(key)

@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from core.state import ProbeResult, ProbeStatus
-from widgets.cached_table import CachedTable, same_cells, same_text
+from widgets.cached_table import CachedTable
 from widgets.colors import theme_color
 from widgets.safe import safe_text
 
@@ -40,10 +40,8 @@ class KeyedTable(CachedTable):
             old = self._rows.get(key)
             if old is None:
                 self.add_row(*cells, key=key)
-            elif not same_cells(old, cells):
-                for column, before, after in zip(self.columns, old, cells, strict=True):
-                    if not same_text(before, after):
-                        self.update_cell(key, column, after, update_width=True)
+            else:
+                self.update_changed_cells(key, old, cells)
             self._rows[key] = cells
 
     @property

@@ -67,13 +67,20 @@ class IncidentTracker:
         self.root_error = ""
         return incident_ids
 
-    def _reload(self, incident_id: str) -> None:
+    def _read(self, incident_id: str) -> list[Event] | None:
+        """The incident's events; None (and why, in :attr:`unreadable`) if it cannot be read."""
         try:
             events = self.store.read(incident_id)
         except OSError as exc:
             self.unreadable[incident_id] = exc.strerror or str(exc)
-            return
+            return None
         self.unreadable.pop(incident_id, None)
+        return events
+
+    def _reload(self, incident_id: str) -> None:
+        events = self._read(incident_id)
+        if events is None:
+            return
         view = replay(events)
         if view.incident is not None:
             self.views[incident_id] = view
@@ -85,9 +92,8 @@ class IncidentTracker:
             if view is None:
                 self._reload(incident_id)
             elif view.incident is not None and view.incident.is_open:
-                with contextlib.suppress(OSError):  # unreadable now: it was read before
-                    for event in self.store.read(incident_id):
-                        view.apply(event)
+                for event in self._read(incident_id) or ():  # unreadable: as read before
+                    view.apply(event)
 
     def ingest(self, events: Iterable[Event]) -> set[str]:
         """Apply events another console wrote (from the watcher); returns the incidents changed."""
@@ -265,12 +271,7 @@ class IncidentTracker:
         """
         with self.store.lock():
             view = self.views[incident_id]
-            try:
-                events = self.store.read(incident_id)
-            except OSError as exc:  # gone bad since: go on with what was read before
-                self.unreadable[incident_id] = exc.strerror or str(exc)
-                events = []
-            for event in events:
+            for event in self._read(incident_id) or ():  # unreadable: as read before
                 view.apply(event)
             yield
 

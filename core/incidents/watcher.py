@@ -54,13 +54,13 @@ class JournalWatcher:
         self._seen: dict[str, tuple[int, int]] = {}
         self._listing: list[str] = []
         self._listed: tuple[int, float] | None = None  # root mtime, monotonic time
-        if not from_start:  # the end of each journal's last complete line (no parsing)
+        if not from_start:
             for path in self._journals():
                 try:
                     size = os.stat(path).st_size
                 except OSError:
                     continue
-                self._offsets[path] = complete_length(_read_from(path, 0, size))
+                self._offsets[path] = _complete_end(path, size)
 
     def _journals(self) -> list[str]:
         """The journal paths, listed again only when the directory may have changed."""
@@ -123,6 +123,14 @@ class JournalWatcher:
             if events:
                 yield events
             time.sleep(self.interval)
+
+
+def _complete_end(path: str, size: int) -> int:
+    """Where a journal's last complete line ends: its size when its last byte is the
+    newline (the usual case: one byte read, not the whole journal)."""
+    if size and _read_from(path, size - 1, 1) == b"\n":
+        return size
+    return complete_length(_read_from(path, 0, size))
 
 
 def _read_from(path: str, offset: int, length: int) -> bytes:

@@ -35,6 +35,7 @@ from core.probes.httpstream import (
     read_head,
     request_bytes,
 )
+from core.probes.shared import Coalescer
 from core.state import ProbeStatus
 from core.timeouts import wait_for
 
@@ -102,7 +103,7 @@ class DockerClient:
         self.server_version = ""
         self._idle: list[tuple[ByteReader, ByteWriter]] = []
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
-        self._negotiating = asyncio.Lock()  # the first requests of a burst ask /version once
+        self._negotiating = Coalescer()  # the first requests of a burst ask /version once
         self._streams: set[ByteWriter] = set()
         self._closed = False
 
@@ -112,17 +113,16 @@ class DockerClient:
         """Check the host is up and negotiate the API version once."""
         if not host_is_up(self.host):
             raise ProbeError(ProbeStatus.HOST_DOWN, host_down_reason(self.host))
-        if self.api_version:
-            return
-        async with self._negotiating:
-            if self.api_version:
-                return
-            status, reason, body = await self._exchange("GET", "/version", None, self.timeout)
-            if status >= 400:
-                raise DockerError(status, _message(body, reason))
-            info = json.loads(body)
-            self.server_version = str(info.get("Version", ""))
-            self.api_version = negotiate(str(info.get("ApiVersion", "")))
+        if not self.api_version:
+            await self._negotiating.run("version", self._negotiate)
+
+    async def _negotiate(self) -> None:
+        status, reason, body = await self._exchange("GET", "/version", None, self.timeout)
+        if status >= 400:
+            raise DockerError(status, _message(body, reason))
+        info = json.loads(body)
+        self.server_version = str(info.get("Version", ""))
+        self.api_version = negotiate(str(info.get("ApiVersion", "")))
 
     def _url(self, path: str) -> str:
         return f"/v{self.api_version}{path}"

@@ -80,21 +80,22 @@ def request_bytes(
     path: str,
     params: Mapping[str, str] | None = None,
     *,
-    host: str = "docker",
     keep_alive: bool = False,
 ) -> bytes:
     """The bytes of a request without a body, e.g. ``GET path?params``.
 
-    ``path`` is percent-quoted (``/`` kept) and ``params`` are form-encoded, so
-    no value can add a header or a second request.  ``keep_alive=False``
-    asks the server to close the connection after this answer (a stream).
+    ``path`` is percent-quoted (``/`` and escapes already made, such as a
+    container id quoted as one segment, kept) and ``params`` are
+    form-encoded, so no value can add a header or a second request.
+    ``keep_alive=False`` asks the server to close the connection after this
+    answer (a stream).
     """
-    target = quote(path, safe="/")
+    target = quote(path, safe="/%")
     if params:
         target += "?" + urlencode(params)
     lines = [
         f"{method} {target} HTTP/1.1",
-        f"Host: {quote(host, safe='')}",
+        "Host: docker",  # the engine ignores it; HTTP/1.1 requires one
         "Accept: */*",
         "Connection: " + ("keep-alive" if keep_alive else "close"),
     ]

@@ -96,8 +96,10 @@ async def loaded(name: str) -> None:
     import raised (a library that is not installed, say), a new one each
     time: probes ask again on every refresh.
     """
-    start_loading()
-    future = _futures[name]
+    future = _futures.get(name)
+    if future is None:
+        start_loading()
+        future = _futures[name]
     if not future.done():  # wait without raising: the stored error would grow a traceback
         waiting = asyncio.wrap_future(future)
         waiting.add_done_callback(_seen)

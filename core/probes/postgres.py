@@ -189,8 +189,7 @@ class PostgresProbe:
         if not host_is_up(self.host):
             raise ProbeError(ProbeStatus.HOST_DOWN, host_down_reason(self.host))
         password = self._password()
-        await loaded("psycopg")
-        import psycopg
+        import psycopg  # loaded: only _query connects
 
         forward = await self.host.forward_tcp(self.config.host, self.config.port)
         timeout = self.config.connect_timeout

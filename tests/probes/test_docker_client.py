@@ -151,3 +151,10 @@ def test_container_ids_are_one_path_segment() -> None:
     for bad in ("", ".", ".."):
         with pytest.raises(ValueError):
             container_path(bad)
+
+
+def test_a_quoted_id_is_sent_as_quoted_once() -> None:
+    from core.probes.httpstream import request_bytes
+
+    wire = request_bytes("GET", container_path("web/1 x", "/json"))
+    assert wire.startswith(b"GET /containers/web%2F1%20x/json HTTP/1.1\r\n")  # not %252F
