@@ -12,7 +12,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
+# Our own packages compiled to bytecode: where PYTHONDONTWRITEBYTECODE is set,
+# Python would otherwise compile every module from source at every start (0.2 s).
 install: $(STAMP)
+	$(BIN)/python -m compileall -q core tui widgets themes
 
 run: install
 	$(BIN)/warroom $(ARGS)

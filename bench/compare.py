@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
                                      common.bench_config(args.hosts, work / "data"))
         with worktree(args.base, work / "base") as base:
             trees = {"base": base, "this": ROOT}
+            for tree in trees.values():
+                common.compile_bytecode(tree)
             for pair in range(args.pairs):
                 order = ("base", "this") if pair % 2 == 0 else ("this", "base")
                 for side in order:

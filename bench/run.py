@@ -495,6 +495,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"lab component not up (not needed by the bench, noted): {line}")
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)
+    common.compile_bytecode()
     bench = Bench(args)
     started = time.monotonic()
     interrupted = False
