@@ -141,7 +141,8 @@ def launch_measures(result: dict[str, Any], spawned: float) -> dict[str, Any]:
     filled, up to the next screen refresh for the App), ``from process start``
     (from ``spawned``, the parent's monotonic time before it started the
     child), ``first paint`` (App, from process start), ``CPU`` (the child's,
-    from start to filled), and ``imports``; None where not reached."""
+    from start to filled), ``helpers' CPU`` (its helper processes' at that
+    moment, from their start), and ``imports``; None where not reached."""
     end = result.get("painted") or result.get("filled")
     paint = result.get("first_paint")
     return {
@@ -149,6 +150,7 @@ def launch_measures(result: dict[str, Any], spawned: float) -> dict[str, Any]:
         "from process start": None if end is None else end - spawned,
         "first paint": None if paint is None else paint - spawned,
         "CPU": result.get("cpu_filled"),
+        "helpers' CPU": result.get("helpers_cpu"),
         "imports": result["imported"] - result["process"],
     }
 

@@ -30,7 +30,7 @@ from bench import common
 from bench.common import ROOT, median
 
 CHILD = ROOT / "bench" / "launch_child.py"
-MEASURES = ("from start", "from process start", "first paint", "CPU")
+MEASURES = ("from start", "from process start", "first paint", "CPU", "helpers' CPU")
 
 
 @contextlib.contextmanager

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,27 @@ GRACE = 3.0
 """After every host is filled, how long to wait for probes still not OK."""
 
 
+def children_cpu() -> float:
+    """CPU seconds (utime + stime) of this process's live children: the console's
+    helper processes.  Read here from /proc: importing bench.common would load
+    httpx into the very process being measured."""
+    total = 0
+    me = os.getpid()
+    for task in os.listdir(f"/proc/{me}/task"):
+        try:
+            children = Path(f"/proc/{me}/task/{task}/children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            try:
+                stat = Path(f"/proc/{child}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Progress:
     """What a launch has shown so far, host by host."""
@@ -69,6 +91,7 @@ class Progress:
     latest: dict[str, Any] = field(default_factory=dict)
     answered: dict[str, float] = field(default_factory=dict)
     cpu_filled: float | None = None
+    helpers_cpu: float | None = None
 
     def see(self, state: Any) -> None:
         """Note a host's newest state (the App's, or the Monitor's callback)."""
@@ -82,6 +105,7 @@ class Progress:
             self.all_ok.setdefault(state.name, now)
         if self.complete and self.cpu_filled is None:
             self.cpu_filled = time.process_time() - self.cpu0
+            self.helpers_cpu = children_cpu()
             self.answered = self._answered()
 
     @property
@@ -122,19 +146,32 @@ class Progress:
             "probes": {n: _field_report(s, self.fields) for n, s in self.latest.items()},
             "missing": [n for n in self.names if n not in self.filled],
             "cpu_filled": self.cpu_filled,
+            "helpers_cpu": self.helpers_cpu,
             "answered": self.answered,
         }
 
 
+def _start_helpers(config: Any) -> None:
+    """Start the console's helper processes (a tree from before them has none:
+    bench.compare runs this child on older revisions too)."""
+    try:
+        from core.probes import workers
+    except ImportError:
+        return
+    workers.start_for(config)
+
+
 async def run_monitor(config_path: str, timeout: float) -> dict[str, Any]:
     from core.config import load_config
+
+    config = load_config(config_path)
+    _start_helpers(config)  # as `warroom check` does, before its heavy imports
     from core.hosts import Fleet
     from core.monitor import Monitor
     from core.probes.collect import PROBE_FIELDS
     from core.timeouts import wait_for
 
     t_imported = time.monotonic()
-    config = load_config(config_path)
     progress = Progress([h.name for h in config.hosts], PROBE_FIELDS)
     fleet = Fleet(config)
     monitor = Monitor(config, fleet, progress.see)
@@ -156,11 +193,13 @@ async def run_monitor(config_path: str, timeout: float) -> dict[str, Any]:
 
 async def run_app(config_path: str, timeout: float) -> dict[str, Any]:
     from core.config import load_config
+
+    config = load_config(config_path)
+    _start_helpers(config)  # as `warroom` does, before its heavy imports
     from core.probes.collect import PROBE_FIELDS
     from tui.app import WarroomApp
 
     t_imported = time.monotonic()
-    config = load_config(config_path)
     progress = Progress([h.name for h in config.hosts], PROBE_FIELDS)
     app = WarroomApp(config, freeze_start_up=True)  # as `warroom` runs it
     painted: list[float] = []

@@ -141,6 +141,7 @@ def section_launch(bench: Bench) -> dict[str, Any]:
                     "first_paint_process": measures["first paint"],
                     "imports": measures["imports"],
                     "cpu_filled": measures["CPU"],
+                    "helpers_cpu": measures["helpers' CPU"],
                     "answered": result.get("answered") or {},
                     "not_ok": bad,
                 })
@@ -350,6 +351,8 @@ def section_idle(bench: Bench) -> dict[str, Any]:
         out["warroom_cpu"] = window_cpu({"warroom": ([session.pid], True), **context_pids()},
                                         bench.args.cpu_seconds)
         out["warroom_rss"] = common.rss_bytes(session.pid)
+        out["warroom_helpers_rss"] = sum(common.rss_bytes(p)
+                                         for p in common.descendants(session.pid))
         out["warroom_screen"] = session.screen()
         log(f"idle warroom: {out['warroom_cpu']['warroom']['percent']:.2f} % of one core")
         if bench.args.profile:

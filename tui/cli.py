@@ -7,12 +7,11 @@ Subcommands that do not open the console never import Textual, so
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 
-from core.check import Status, run_check, to_json, to_text
 from core.config import Config, ConfigError, resolve_config
+from core.probes import workers
 
 EXIT_CONFIG = 3
 
@@ -74,6 +73,11 @@ def load(args: argparse.Namespace) -> Config:
 def cmd_check(args: argparse.Namespace) -> int:
     """``warroom check``: connect to every host once and report."""
     config = load(args)
+    workers.start_for(config)  # its imports overlap ours
+    import asyncio
+
+    from core.check import Status, run_check, to_json, to_text
+
     if not config.hosts:
         print(f"{config.source}: no hosts configured", file=sys.stderr)
         return int(Status.UNKNOWN)
@@ -130,6 +134,7 @@ def cmd_runbook(args: argparse.Namespace) -> int:
 def cmd_console(args: argparse.Namespace) -> int:
     """Open the console."""
     config = load(args)
+    workers.start_for(config)  # its imports run on the other core while Textual loads
     from tui.app import WarroomApp  # Textual only when the console opens
 
     app = WarroomApp(

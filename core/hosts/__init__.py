@@ -1,4 +1,10 @@
-"""Transports: one async :class:`~core.hosts.base.Host` interface, over SSH or local."""
+"""Transports: one async :class:`~core.hosts.base.Host` interface, over SSH or local.
+
+:class:`~core.hosts.fleet.Fleet` (and with it asyncssh) is imported on
+first use, so that modules needing only the interface stay light.
+"""
+
+from typing import TYPE_CHECKING, Any
 
 from core.hosts.base import (
     Command,
@@ -10,7 +16,9 @@ from core.hosts.base import (
     TcpForward,
     render_command,
 )
-from core.hosts.fleet import Fleet
+
+if TYPE_CHECKING:
+    from core.hosts.fleet import Fleet
 
 __all__ = [
     "Command",
@@ -23,3 +31,11 @@ __all__ = [
     "TcpForward",
     "render_command",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Fleet":
+        from core.hosts.fleet import Fleet
+
+        return Fleet
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,8 +1,9 @@
 """The backups probe: the newest object under a prefix in an S3-compatible bucket.
 
-boto3 is blocking, so every call runs in a thread (``asyncio.to_thread``)
-with short connect/read timeouts and few retries.  Credentials come from
-the environment variables the config names (else boto3's usual chain).
+The listing runs in the console-checks worker (:mod:`core.probes.workers`),
+with boto3 in a thread there, short connect/read timeouts and few retries.
+Credentials come from the environment variables the config names (else
+boto3's usual chain, in the worker, which inherits the environment).
 A bucket or prefix with no objects is not a probe failure but a finding:
 the result is OK with ``object_count == 0``, an empty ``newest_key`` and an
 infinite ``newest_age_seconds`` (no backup at all is older than any limit).
@@ -11,17 +12,17 @@ infinite ``newest_age_seconds`` (no backup at all is older than any limit).
 from __future__ import annotations
 
 import asyncio
-import functools
+import datetime
 import math
 import os
-import threading
 import time
 from typing import Any
 
 from core.config import BackupConfig
 from core.probes.base import ProbeError, failed, ok
-from core.probes.libraries import if_loaded, loaded
+from core.probes.libraries import if_loaded
 from core.probes.shared import CONSOLE_CHECKS
+from core.probes.workers import ask
 from core.state import BackupState, ProbeResult, ProbeStatus
 
 DENIED_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden", "403"}
@@ -82,11 +83,6 @@ def describe_s3_error(exc: BaseException, where: str) -> ProbeError:
     return ProbeError(ProbeStatus.ERROR, str(exc) or type(exc).__name__)
 
 
-_CLIENTS: dict[tuple[Any, ...], Any] = {}
-"""S3 clients by endpoint, region, timeout and credentials (boto3 clients are thread-safe)."""
-_CLIENTS_LOCK = threading.Lock()
-
-
 class BackupsProbe:
     """Freshness and size of the newest backup object, seen from the console."""
 
@@ -95,7 +91,6 @@ class BackupsProbe:
     def __init__(self, config: BackupConfig, timeout: float = 10.0) -> None:
         self.config = config
         self.timeout = timeout
-        self._client: Any = None
 
     @property
     def where(self) -> str:
@@ -118,63 +113,36 @@ class BackupsProbe:
             out[key] = value
         return out
 
-    def _s3(self) -> Any:
-        if self._client is None:
-            credentials = self._credentials()
-            key = (self.config.endpoint_url, self.config.region, self.timeout,
-                   tuple(sorted(credentials.items())))
-            with _CLIENTS_LOCK:  # a client costs ~0.2 s of CPU: hosts on one bucket share it
-                client = _CLIENTS.get(key)
-                if client is None:  # (loaded: see collect)
-                    import boto3
-                    from botocore.config import Config as BotoConfig
-
-                    session = boto3.session.Session()
-                    client = _CLIENTS[key] = session.client(
-                        "s3",
-                        endpoint_url=self.config.endpoint_url or None,
-                        region_name=self.config.region or None,
-                        config=BotoConfig(
-                            connect_timeout=min(5.0, self.timeout),
-                            read_timeout=self.timeout,
-                            retries={"max_attempts": 2, "mode": "standard"},
-                            s3={"addressing_style": "path"},
-                            max_pool_connections=16,
-                        ),
-                        **credentials,
-                    )
-            self._client = client
-        return self._client
-
     def _listing_key(self) -> tuple[Any, ...]:
         """What makes two hosts' listings the same one (bucket, prefix, where, whose)."""
         c = self.config
         return ("s3", c.endpoint_url, c.region, c.bucket, c.prefix,
                 c.access_key_env, c.secret_key_env, self.timeout)
 
-    def list_objects(self) -> list[dict[str, Any]]:
-        """Every object under the prefix (blocking: run it in a thread)."""
-        paginator = self._s3().get_paginator("list_objects_v2")
-        objects: list[dict[str, Any]] = []
-        for page in paginator.paginate(Bucket=self.config.bucket, Prefix=self.config.prefix):
-            objects.extend(page.get("Contents", []))
-        return objects
+    async def list_objects(self) -> list[dict[str, Any]]:
+        """Every object under the prefix (``Key``, ``Size``, ``LastModified``), listed by
+        the console-checks worker; ProbeError if it cannot be listed."""
+        c = self.config
+        answer = await ask({
+            "op": "s3", "endpoint_url": c.endpoint_url, "region": c.region,
+            "bucket": c.bucket, "prefix": c.prefix, "timeout": self.timeout,
+            "credentials": self._credentials(),  # over the worker's pipe only
+        }, self.timeout * 4)  # a paginated listing is several requests
+        return [{"Key": key, "Size": size,
+                 "LastModified": datetime.datetime.fromtimestamp(at, datetime.UTC)}
+                for key, size, at in answer["objects"]]
 
     async def collect(self) -> ProbeResult[BackupState]:
         """List the prefix and summarise the newest backup; never raises."""
         try:
-            await loaded("boto3")
-            objects = await CONSOLE_CHECKS.run(
-                self._listing_key(), functools.partial(asyncio.to_thread, self.list_objects))
+            objects = await CONSOLE_CHECKS.run(self._listing_key(), self.list_objects)
         except asyncio.CancelledError:
             raise
         except ProbeError as exc:
             return failed(self.name, exc.status, exc.reason)
-        except Exception as exc:
-            error = describe_s3_error(exc, self.where)
-            return failed(self.name, error.status, error.reason)
+        except (KeyError, TypeError, ValueError) as exc:  # an answer of the wrong shape
+            return failed(self.name, ProbeStatus.ERROR, f"bad listing from the worker: {exc}")
         return ok(self.name, backup_state(self.config.bucket, self.config.prefix, objects))
 
     async def close(self) -> None:
-        """Let go of the S3 client (it is shared with other hosts on the same bucket)."""
-        self._client = None
+        """Nothing to close (the worker keeps the S3 clients)."""

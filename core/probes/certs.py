@@ -1,6 +1,7 @@
 """The certificates probe: TLS handshakes from the console, and PEM files on the host.
 
-For every ``tls`` entry the probe does a real handshake with SNI, first with
+For every ``tls`` entry the probe does a real handshake with SNI (in the
+console-checks worker, :mod:`core.probes.workers`), first with
 a verifying context (the entry's ``ca_file``, else the system's trust
 store) so verification errors are known, and, when that fails, once more
 with verification off so subject, issuer, names and expiry are still
@@ -22,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
+import os
 import re
 import shlex
 import ssl
@@ -35,6 +38,7 @@ from cryptography.x509.oid import NameOID
 from core.config import TlsEndpointConfig
 from core.hosts.base import Host
 from core.probes.base import (
+    ProbeError,
     command_failure,
     failed,
     host_down_reason,
@@ -42,6 +46,7 @@ from core.probes.base import (
     ok,
 )
 from core.probes.shared import CONSOLE_CHECKS
+from core.probes.workers import ask
 from core.state import CertInfo, ProbeResult, ProbeStatus
 from core.timeouts import wait_for
 
@@ -229,6 +234,23 @@ async def check_tls(entry: TlsEndpointConfig, timeout: float = 10.0) -> CertInfo
     return cert_info(cert, source, error)
 
 
+async def tls_from_console(entry: TlsEndpointConfig, timeout: float = 10.0) -> CertInfo:
+    """:func:`check_tls`, made in the console-checks worker; never raises."""
+    if entry.ca_file:  # the worker runs in another directory
+        entry = dataclasses.replace(entry, ca_file=os.path.abspath(os.path.expanduser(
+            entry.ca_file)))
+    try:
+        answer = await ask({"op": "tls", "entry": dataclasses.asdict(entry),
+                            "timeout": timeout}, timeout * 2)  # two handshakes at most
+        fields = dict(answer["cert"])
+        fields["names"] = tuple(fields.get("names") or ())
+        return CertInfo(**fields)
+    except ProbeError as exc:
+        return unreachable(tls_source(entry), exc.reason)
+    except (KeyError, TypeError, ValueError) as exc:
+        return unreachable(tls_source(entry), f"bad answer from the worker: {exc}")
+
+
 def glob_quote(pattern: str) -> str:
     """Quote ``pattern`` for the shell but leave ``*``, ``?`` and ``[...]`` active."""
     out = []
@@ -301,9 +323,8 @@ class CertsProbe:
         and its data holds the TLS results only.
         """
         handshakes = asyncio.gather(*(
-            CONSOLE_CHECKS.run(
-                ("tls", entry, self.timeout), functools.partial(check_tls, entry, self.timeout)
-            )
+            CONSOLE_CHECKS.run(("tls", entry, self.timeout),
+                               functools.partial(tls_from_console, entry, self.timeout))
             for entry in self.tls
         ))
         if not self.files:

@@ -1,7 +1,8 @@
 """The endpoints probe: HTTP health checks from the console and from the host.
 
 From the console side a check is an httpx GET (redirects are not
-followed, as with ``curl -f``); from the host side it is ``curl`` run over
+followed, as with ``curl -f``), made in the console-checks worker
+(:mod:`core.probes.workers`); from the host side it is ``curl`` run over
 SSH, the way runbooks check ``http://localhost:3000/health`` (``wget`` if
 the host has no curl).  An endpoint is *up* when the status is the expected
 one and, if configured, the body contains ``expect_body`` and the JSON
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
 import shlex
@@ -23,10 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from core.config import EndpointConfig
 from core.hosts.base import Host
-from core.probes.base import SEPARATOR, failed, host_down_reason, host_is_up, ok
-from core.probes.certs import default_tls_context
-from core.probes.libraries import if_loaded, loaded
+from core.probes.base import SEPARATOR, ProbeError, failed, host_down_reason, host_is_up, ok
 from core.probes.shared import CONSOLE_CHECKS
+from core.probes.workers import ask
 from core.state import EndpointCheck, ProbeResult, ProbeStatus
 
 if TYPE_CHECKING:
@@ -111,20 +112,21 @@ def _root_os_error(exc: BaseException) -> OSError | None:
 
 
 def _http_error(exc: Exception, timeout: float) -> str:
-    httpx = if_loaded("httpx")
-    if httpx is not None and isinstance(exc, httpx.TimeoutException):
+    import httpx  # loaded: only the worker makes console-side checks
+
+    if isinstance(exc, httpx.TimeoutException):
         return f"timed out after {timeout:g} s"
     root = _root_os_error(exc)
     if isinstance(root, ConnectionRefusedError):
         return "connection refused"
     if root is not None and root.strerror:
-        connecting = httpx is not None and isinstance(exc, httpx.ConnectError)
+        connecting = isinstance(exc, httpx.ConnectError)
         return root.strerror.lower() if connecting else root.strerror
     return str(exc) or type(exc).__name__
 
 
 async def check_console(client: httpx.AsyncClient, config: EndpointConfig) -> EndpointCheck:
-    """GET ``config.url`` from the console; never raises."""
+    """GET ``config.url`` with ``client`` (in the console-checks worker); never raises."""
     started = time.monotonic()
     body: bytes | None = None
     try:
@@ -215,6 +217,19 @@ async def check_host(host: Host, config: EndpointConfig) -> EndpointCheck:
     return parse_host_output(config, result.stdout, result.stderr, result.duration)
 
 
+async def check_from_console(config: EndpointConfig) -> EndpointCheck:
+    """Check ``config.url`` from the console, in the console-checks worker; never raises."""
+    try:
+        answer = await ask({"op": "http", "endpoint": dataclasses.asdict(config)},
+                           config.timeout)
+        return EndpointCheck(**answer["check"])
+    except ProbeError as exc:
+        return EndpointCheck(config.name, config.url, "console", False, None, None, exc.reason)
+    except (KeyError, TypeError) as exc:
+        return EndpointCheck(config.name, config.url, "console", False, None, None,
+                             f"bad answer from the worker: {exc}")
+
+
 class EndpointsProbe:
     """Every configured HTTP health endpoint of one host, from the configured sides."""
 
@@ -223,20 +238,6 @@ class EndpointsProbe:
     def __init__(self, host: Host, endpoints: Sequence[EndpointConfig]) -> None:
         self.host = host
         self.endpoints = tuple(endpoints)
-        self._client: httpx.AsyncClient | None = None
-
-    def _http(self) -> httpx.AsyncClient:
-        """The console's HTTP client (after ``loaded("httpx")``)."""
-        if self._client is None:
-            import httpx
-
-            self._client = httpx.AsyncClient(
-                verify=default_tls_context(),
-                follow_redirects=False,
-                headers={"User-Agent": "warroom-healthcheck"},
-                limits=httpx.Limits(max_connections=16, max_keepalive_connections=4),
-            )
-        return self._client
 
     async def collect(self) -> ProbeResult[tuple[EndpointCheck, ...]]:
         """Run every check concurrently; never raises.
@@ -247,15 +248,10 @@ class EndpointsProbe:
         """
         jobs = []
         needs_host = False
-        if any(e.side in ("console", "both") for e in self.endpoints):
-            try:
-                await loaded("httpx")
-            except ImportError as exc:
-                return failed(self.name, ProbeStatus.ERROR, str(exc))
         for endpoint in self.endpoints:
             if endpoint.side in ("console", "both"):
                 jobs.append(CONSOLE_CHECKS.run(
-                    ("http", endpoint), partial(check_console, self._http(), endpoint)))
+                    ("http", endpoint), partial(check_from_console, endpoint)))
             if endpoint.side in ("host", "both"):
                 needs_host = True
                 jobs.append(check_host(self.host, endpoint))
@@ -265,7 +261,4 @@ class EndpointsProbe:
         return ok(self.name, checks)
 
     async def close(self) -> None:
-        """Close the console's HTTP client."""
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        """Nothing to close (the worker keeps the HTTP client)."""

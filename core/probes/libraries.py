@@ -1,13 +1,12 @@
 """Third-party libraries only some probes need, imported off the event loop.
 
-psycopg, boto3 and httpx's transport take about 0.3 s of imports between
-them (more on a slow machine), and the system trust store for the HTTP
-checks another 50 ms.  Nothing before the first probe needs them, so the
-probe modules import them inside the functions that use them, after
-:func:`loaded`, and :func:`start_loading` imports them in one worker thread
-while the console builds its screen and the SSH handshakes run (see
-``Monitor.connect``).  A console thus shows its screen that much sooner,
-and the imports fill the time the event loop spends waiting for the hosts.
+psycopg takes about 0.15 s to import (more on a slow machine), and nothing
+before the first PostgreSQL query needs it, so the modules that use it
+import it inside the functions that do, after :func:`loaded`, and
+:func:`start_loading` imports it in a worker thread while the console
+builds its screen and the SSH handshakes run (see ``Monitor.connect``).
+The console-side checks' libraries (boto3, httpx) load in the
+console-checks worker process instead (:mod:`core.probes.workers`).
 """
 
 from __future__ import annotations
@@ -17,15 +16,10 @@ import concurrent.futures
 import importlib
 import sys
 import threading
-from collections.abc import Callable
 from typing import Any
 
-from core.probes.certs import default_tls_context
-
 LIBRARIES: dict[str, tuple[str, ...]] = {
-    "httpx": ("httpx", "httpcore"),  # httpx imports its transport only when a client is made
     "psycopg": ("psycopg",),
-    "boto3": ("boto3", "botocore.config", "botocore.exceptions"),
 }
 """What each library name stands for, in the order the worker imports them."""
 
@@ -33,21 +27,11 @@ _futures: dict[str, concurrent.futures.Future[None]] = {}
 _lock = threading.Lock()
 
 
-def _trust_store() -> None:
-    default_tls_context()  # loads the system CAs once; the HTTP checks' client reuses it
-
-
-AFTER: dict[str, Callable[[], None]] = {"httpx": _trust_store}
-"""What to prepare once a library is imported."""
-
-
 def _load(futures: dict[str, concurrent.futures.Future[None]]) -> None:
     for name, future in futures.items():
         try:
             for module in LIBRARIES[name]:
                 importlib.import_module(module)
-            if name in AFTER:
-                AFTER[name]()
         except BaseException as exc:  # handed to whoever waits; a missing library is theirs
             future.set_exception(exc)
         else:

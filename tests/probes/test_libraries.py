@@ -47,7 +47,6 @@ def modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callabl
     monkeypatch.setattr(libraries, "LIBRARIES", {
         "slow": ("wr_slow_lib",), "missing": ("wr_no_such_lib",), "fine": ("wr_fine_lib",),
     })
-    monkeypatch.setattr(libraries, "AFTER", {})
     monkeypatch.setattr(libraries, "_futures", {})
     yield gate.touch
     gate.touch()

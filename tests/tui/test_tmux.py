@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -143,11 +144,40 @@ def _wait_incident(journal: Path, suffix: str, timeout: float = 30) -> str:
     raise AssertionError(f"no incident *{suffix} in {journal}")
 
 
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(p) for p in (task / "children").read_text().split()]
+    return out
+
+
+def _all_gone(pids: list[int], seconds: float = 3) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        alive = []
+        for pid in pids:
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            if stat.rsplit(")", 1)[1].split()[0] != "Z":
+                alive.append(pid)
+        if not alive:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def _console_pid(config: Path) -> int:
+    """The console's own process (not the tmux server, whose command line names it too)."""
     out = subprocess.run(["pgrep", "-f", f"tui.cli --config {config}"],
                          capture_output=True, text=True).stdout.split()
-    assert out, "console process not found"
-    return int(out[0])
+    for pid in out:
+        with contextlib.suppress(OSError):
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if argv[:3] == [sys.executable.encode(), b"-m", b"tui.cli"]:
+                return int(pid)
+    raise AssertionError(f"console process not found among {out}")
 
 
 @pytest.fixture
@@ -177,7 +207,11 @@ def test_sigkill_mid_checklist_resumes_at_the_same_step(
         console.wait_for("step 2 of")
         console.keys("x")
         console.wait_for("step 3 of")
-        os.kill(_console_pid(config), 9)
+        pid = _console_pid(config)
+        helpers = _children(pid)
+        assert helpers, "the console-checks worker is not running"
+        os.kill(pid, 9)
+        assert _all_gone(helpers), "a helper outlived the console"
     finally:
         console.kill()
     again = _warroom(config, "--checklist", incident)

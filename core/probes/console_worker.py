@@ -1,0 +1,192 @@
+"""The console-checks worker: the checks made from the console's side, in a process of their own.
+
+Run as ``python -P -m core.probes.console_worker`` by
+:mod:`core.probes.workers`; it reads one JSON request per line on stdin and
+writes one JSON answer per line on stdout, with the request's ``id``:
+
+* ``{"op": "s3", "endpoint_url", "region", "bucket", "prefix", "timeout",
+  "credentials": {...}}`` lists the objects under a prefix (boto3, in a
+  thread): ``{"objects": [[key, size, last_modified_epoch], ...]}``;
+* ``{"op": "http", "endpoint": {EndpointConfig fields}}`` is a health check
+  (httpx): ``{"check": {EndpointCheck fields}}``;
+* ``{"op": "tls", "entry": {TlsEndpointConfig fields}, "timeout"}`` is a
+  TLS handshake: ``{"cert": {CertInfo fields}}``;
+* a failure is ``{"error": {"status": ProbeStatus value, "reason": ...}}``.
+
+Requests are answered concurrently, in the order they finish.  boto3,
+httpx and the system trust store load here, not in the console: that is
+about 0.4 s of CPU the console's one interpreter no longer spends while it
+builds its screen.  The worker inherits the console's environment (boto3's
+usual credential chain still works) and exits as soon as stdin closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import sys
+import threading
+from typing import Any
+
+from core.config import EndpointConfig, TlsEndpointConfig
+from core.probes.backups import describe_s3_error
+from core.probes.base import ProbeError
+from core.probes.certs import check_tls, default_tls_context
+from core.probes.endpoints import check_console
+from core.state import ProbeStatus
+
+Answer = dict[str, Any]
+
+
+class Lister:
+    """S3 listings, with one client per endpoint, region, timeout and credentials."""
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, request: dict[str, Any]) -> Any:
+        credentials = {str(k): str(v) for k, v in dict(request.get("credentials") or {}).items()}
+        timeout = float(request["timeout"])
+        key = (request.get("endpoint_url"), request.get("region"), timeout,
+               tuple(sorted(credentials.items())))
+        with self._lock:  # a client costs ~0.2 s of CPU: one per bucket and key
+            client = self._clients.get(key)
+            if client is None:
+                import boto3
+                from botocore.config import Config as BotoConfig
+
+                client = self._clients[key] = boto3.session.Session().client(
+                    "s3",
+                    endpoint_url=request.get("endpoint_url") or None,
+                    region_name=request.get("region") or None,
+                    config=BotoConfig(
+                        connect_timeout=min(5.0, timeout),
+                        read_timeout=timeout,
+                        retries={"max_attempts": 2, "mode": "standard"},
+                        s3={"addressing_style": "path"},
+                        max_pool_connections=16,
+                    ),
+                    **credentials,
+                )
+        return client
+
+    def list(self, request: dict[str, Any]) -> list[list[Any]]:
+        """Every object under the prefix as ``[key, size, last_modified]`` (blocking)."""
+        paginator = self._client(request).get_paginator("list_objects_v2")
+        objects: list[list[Any]] = []
+        for page in paginator.paginate(Bucket=request["bucket"], Prefix=request.get("prefix", "")):
+            for item in page.get("Contents", []):
+                objects.append([str(item["Key"]), int(item.get("Size", 0)),
+                                item["LastModified"].timestamp()])
+        return objects
+
+    async def answer(self, request: dict[str, Any]) -> Answer:
+        where = (f"s3://{request.get('bucket')}/{request.get('prefix', '')} "
+                 f"at {request.get('endpoint_url')}")
+        try:
+            return {"objects": await asyncio.to_thread(self.list, request)}
+        except Exception as exc:
+            raise describe_s3_error(exc, where) from None
+
+
+class HttpChecks:
+    """Health checks over one shared httpx client (made on first use)."""
+
+    def __init__(self) -> None:
+        self._client: Any = None
+
+    async def answer(self, request: dict[str, Any]) -> Answer:
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient(
+                verify=default_tls_context(),
+                follow_redirects=False,
+                headers={"User-Agent": "warroom-healthcheck"},
+                limits=httpx.Limits(max_connections=16, max_keepalive_connections=4),
+            )
+        endpoint = EndpointConfig(**request["endpoint"])
+        check = await check_console(self._client, endpoint)
+        return {"check": dataclasses.asdict(check)}
+
+
+async def tls_answer(request: dict[str, Any]) -> Answer:
+    entry = TlsEndpointConfig(**request["entry"])
+    cert = await check_tls(entry, float(request["timeout"]))
+    return {"cert": dataclasses.asdict(cert)}
+
+
+class Worker:
+    """Answers each request line as its own task."""
+
+    def __init__(self) -> None:
+        self.lister = Lister()
+        self.http = HttpChecks()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def handle(self, line: bytes) -> None:
+        try:
+            request = json.loads(line)
+            ident = request["id"]
+        except (ValueError, KeyError, TypeError):
+            return  # not a request: nothing to answer
+        try:
+            op = request.get("op")
+            if op == "s3":
+                answer = await self.lister.answer(request)
+            elif op == "http":
+                answer = await self.http.answer(request)
+            elif op == "tls":
+                answer = await tls_answer(request)
+            else:
+                raise ProbeError(ProbeStatus.ERROR, f"the console-checks worker has no {op!r}")
+        except ProbeError as exc:
+            answer = {"error": {"status": exc.status.value, "reason": exc.reason}}
+        except Exception as exc:  # a bad request: its own error, never the worker's end
+            answer = {"error": {"status": ProbeStatus.ERROR.value,
+                                "reason": f"{type(exc).__name__}: {exc}"}}
+        sys.stdout.buffer.write(json.dumps({**answer, "id": ident}).encode() + b"\n")
+        sys.stdout.buffer.flush()
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=1 << 20)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        while True:
+            try:
+                line = await reader.readline()
+            except ValueError:  # a line over the limit: not a request
+                continue
+            if not line:  # the console closed the pipe (or ended): so do we, now
+                sys.stdout.flush()
+                os._exit(0)
+            task = asyncio.create_task(self.handle(line))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+
+def preload() -> None:
+    """Import the libraries the checks need before the first request asks for them
+    (one that fails to import is reported by the request that needs it)."""
+    try:
+        import httpcore  # noqa: F401  (httpx imports its transport only when a client is made)
+        import httpx  # noqa: F401
+
+        default_tls_context()  # the system trust store, loaded once
+        import boto3  # noqa: F401
+        import botocore.config  # noqa: F401
+    except Exception:
+        pass
+
+
+def main() -> None:
+    """Serve until stdin closes, then exit at once (a listing under way is abandoned)."""
+    threading.Thread(target=preload, daemon=True, name="preload").start()
+    asyncio.run(Worker().serve())
+
+
+if __name__ == "__main__":
+    main()

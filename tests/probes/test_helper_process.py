@@ -1,0 +1,231 @@
+"""The helper process protocol (core/probes/helper_process.py), with real helper processes.
+
+A throwaway helper module answers echo, sleep, exit and junk requests, so
+these tests are about the console's side: who gets which answer, what a
+dying or stuck helper does to its callers, and what it leaves behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.probes.helper_process import HelperError, HelperProcess
+
+HELPER = '''
+import json, os, sys, threading, time
+lock = threading.Lock()
+
+def write(answer):
+    with lock:
+        sys.stdout.write(json.dumps(answer) + "\\n")
+        sys.stdout.flush()
+
+def answer(req):
+    op = req.get("op")
+    if op == "sleep":
+        time.sleep(req["seconds"])
+        write({"id": req["id"], "slept": req["seconds"]})
+    elif op == "junk":
+        with lock:
+            sys.stdout.write("not json at all\\n[1, 2]\\n" + json.dumps({"id": "x"}) + "\\n")
+            sys.stdout.flush()
+        write({"id": req["id"], "after": "junk"})
+    elif op == "exit":
+        sys.stderr.write("first line\\nboom: the last words\\n")
+        sys.stderr.flush()
+        os._exit(req["status"])
+    elif op == "whoami":
+        write({"id": req["id"], "pid": os.getpid(), "cwd": os.getcwd()})
+    else:
+        write({"id": req["id"], "echo": req.get("value")})
+
+for line in sys.stdin:
+    req = json.loads(line)
+    if req.get("op") == "stop reading":
+        time.sleep(30)
+    threading.Thread(target=answer, args=(req,), daemon=True).start()
+'''
+
+
+@pytest.fixture
+def helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HelperProcess]:
+    (tmp_path / "wr_test_helper.py").write_text(HELPER)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the helper inherits it
+    process = HelperProcess("wr_test_helper", "the test helper")
+    yield process
+    process.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _wait_gone(pid: int, seconds: float = 5) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+async def test_answers_go_to_their_own_callers(helper: HelperProcess) -> None:
+    slow = asyncio.create_task(helper.call({"op": "sleep", "seconds": 0.4}, 5))
+    quick = [asyncio.create_task(helper.call({"value": n}, 5)) for n in range(20)]
+    answers = await asyncio.gather(*quick)
+    assert not slow.done()  # the quick ones came back first, each to its own caller
+    assert [a["echo"] for a in answers] == list(range(20))
+    assert await slow == {"slept": 0.4}
+
+
+async def test_lines_that_are_not_answers_are_ignored(helper: HelperProcess) -> None:
+    assert await helper.call({"op": "junk"}, 5) == {"after": "junk"}
+    assert await helper.call({"value": "still"}, 5) == {"echo": "still"}
+
+
+async def test_a_helper_that_exits_fails_its_callers_and_is_replaced(
+    helper: HelperProcess,
+) -> None:
+    first = (await helper.call({"op": "whoami"}, 5))["pid"]
+    waiting = asyncio.create_task(helper.call({"op": "sleep", "seconds": 10}, 20))
+    await asyncio.sleep(0.1)
+    with pytest.raises(HelperError) as died:
+        await helper.call({"op": "exit", "status": 3}, 5)
+    assert "exited with status 3" in str(died.value)
+    assert "boom: the last words" in str(died.value)  # its last line on stderr says why
+    with pytest.raises(HelperError):
+        await waiting  # owed an answer: failed too, at once
+    second = (await helper.call({"op": "whoami"}, 5))["pid"]
+    assert second != first and _wait_gone(first)
+
+
+async def test_a_killed_helper_names_the_signal(helper: HelperProcess) -> None:
+    waiting = asyncio.create_task(helper.call({"op": "sleep", "seconds": 10}, 20))
+    await asyncio.sleep(0.2)
+    assert helper.pid is not None
+    os.kill(helper.pid, signal.SIGKILL)
+    with pytest.raises(HelperError, match="killed by signal 9"):
+        await waiting
+    assert (await helper.call({"value": 1}, 5)) == {"echo": 1}
+
+
+async def test_a_silent_helper_times_out(helper: HelperProcess) -> None:
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        await helper.call({"op": "sleep", "seconds": 5}, 0.3)
+    assert time.monotonic() - started < 3
+    assert await helper.call({"value": "next"}, 5) == {"echo": "next"}  # still serving
+
+
+async def test_a_helper_that_stops_reading_does_not_block_the_loop(
+    helper: HelperProcess,
+) -> None:
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        stuck = helper.pid
+        await helper.call({"value": 0}, 5)
+        stuck = helper.pid
+        helper.send({"op": "stop reading"})
+        await asyncio.sleep(0.2)
+        pad = "x" * 100_000  # more than a pipe holds: the write cannot complete
+        with pytest.raises(HelperError, match="does not take requests"):
+            for _ in range(10):
+                await helper.call({"value": pad}, 5)
+        assert ticks > 10  # the event loop went on meanwhile
+    finally:
+        ticker.cancel()
+    assert stuck is not None and _wait_gone(stuck)  # killed, not left behind
+    assert await helper.call({"value": "fresh"}, 5) == {"echo": "fresh"}
+
+
+async def test_a_missing_module_is_a_clear_error(tmp_path: Path) -> None:
+    helper = HelperProcess("wr_no_such_helper_module", "the missing helper")
+    try:
+        with pytest.raises(HelperError,
+                           match=r"status 1: .*No module named wr_no_such_helper_module"):
+            await helper.call({"value": 1}, 10)
+    finally:
+        helper.close()
+
+
+async def test_an_interpreter_that_cannot_start_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("sys.executable", "/nonexistent/python3")
+    helper = HelperProcess("wr_test_helper", "the test helper")
+    with pytest.raises(HelperError, match="cannot start the test helper"):
+        await helper.call({"value": 1}, 5)
+
+
+async def test_close_ends_the_helper(helper: HelperProcess) -> None:
+    await helper.call({"value": 1}, 5)
+    pid = helper.pid
+    assert pid is not None
+    helper.close()
+    assert _wait_gone(pid, 2) and helper.pid is None
+
+
+async def test_requests_never_appear_in_the_command_line_or_environment(
+    helper: HelperProcess,
+) -> None:
+    secret = "s3cr3t-value-for-the-pipe-only"
+    await helper.call({"value": secret}, 5)
+    pid = helper.pid
+    assert pid is not None
+    for what in ("cmdline", "environ"):
+        assert secret.encode() not in Path(f"/proc/{pid}/{what}").read_bytes()
+
+
+async def test_the_helper_runs_in_the_package_directory(
+    helper: HelperProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    answer = await helper.call({"op": "whoami"}, 5)
+    assert Path(answer["cwd"]) == Path(__file__).resolve().parents[2]
+
+
+async def test_dead_helpers_leave_no_open_descriptors(helper: HelperProcess) -> None:
+    await helper.call({"value": 0}, 5)
+    gc.disable()  # descriptors must be closed by the helper's end, not by the collector
+    try:
+        before = len(os.listdir("/proc/self/fd"))
+        for _ in range(5):
+            with pytest.raises(HelperError):
+                await helper.call({"op": "exit", "status": 1}, 5)
+        await helper.call({"value": 1}, 5)
+        deadline = time.monotonic() + 5
+        while len(os.listdir("/proc/self/fd")) > before and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert len(os.listdir("/proc/self/fd")) <= before
+    finally:
+        gc.enable()
+
+
+async def test_a_late_answer_for_a_caller_that_left_keeps_the_reader_reading(
+    helper: HelperProcess,
+) -> None:
+    for _ in range(3):
+        with pytest.raises(TimeoutError):
+            await helper.call({"op": "sleep", "seconds": 0.2}, 0.19)
+    await asyncio.sleep(0.3)  # the answers arrive for callers that gave up
+    assert await helper.call({"value": "ok"}, 5) == {"echo": "ok"}
