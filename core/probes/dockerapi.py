@@ -209,6 +209,9 @@ class DockerClient:
             return ProbeError(ProbeStatus.HOST_DOWN, host_down_reason(self.host))
         if isinstance(exc, TimeoutError):
             return ProbeError(ProbeStatus.TIMEOUT, f"Docker API on {self.host.name} timed out")
+        if isinstance(exc, HttpStreamError) and not isinstance(exc, NoAnswer):
+            # the engine answered, so it is reachable: its answer is the problem
+            return ProbeError(ProbeStatus.ERROR, f"unreadable answer from Docker: {exc}")
         return await self._diagnose(exc)
 
     async def _diagnose(self, exc: BaseException) -> ProbeError:
@@ -316,8 +319,6 @@ class DockerClient:
         """Turn an error raised while reading a stream into a :class:`ProbeError`."""
         if isinstance(exc, ProbeError):
             return exc
-        if isinstance(exc, HttpStreamError):
-            return ProbeError(ProbeStatus.ERROR, f"Docker's answer broke off: {exc}")
         if isinstance(exc, DockerError):
             return ProbeError(ProbeStatus.ERROR, str(exc))
         return await self._transport_error(exc)

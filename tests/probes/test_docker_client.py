@@ -17,6 +17,7 @@ import pytest
 from core.hosts.local import LocalHost
 from core.probes.base import ProbeError
 from core.probes.dockerapi import DockerClient, container_path
+from core.probes.logs import follow_container
 from core.state import ProbeStatus
 
 Answer = Callable[[str, asyncio.StreamWriter], object]
@@ -158,3 +159,27 @@ def test_a_quoted_id_is_sent_as_quoted_once() -> None:
 
     wire = request_bytes("GET", container_path("web/1 x", "/json"))
     assert wire.startswith(b"GET /containers/web%2F1%20x/json HTTP/1.1\r\n")  # not %252F
+
+
+async def test_an_answer_that_breaks_off_is_the_same_error_for_requests_and_streams(
+    engine_at: StartEngine,
+) -> None:
+    def answer(target: str, writer: asyncio.StreamWriter) -> None:
+        if "/logs" in target:  # chunked, and the connection closes mid-chunk
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n40\r\nhalf a ")
+        elif target.endswith("/containers/c1/json"):
+            writer.write(answer_bytes(b'{"Config": {"Tty": false}}'))
+            return
+        else:  # says 100 bytes, sends 10
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"Id\": \"ab")
+        writer.close()
+
+    _, client = await engine_at(answer)
+    with pytest.raises(ProbeError) as request:
+        await client.get_json("/containers/json")
+    with pytest.raises(ProbeError) as stream:
+        async for _ in follow_container(client, "c1"):
+            pass
+    for caught in (request.value, stream.value):  # the engine answered: it is reachable
+        assert caught.status is ProbeStatus.ERROR, caught.reason
+        assert caught.reason.startswith("unreadable answer from Docker: "), caught.reason
