@@ -74,3 +74,56 @@ async def test_a_journal_that_cannot_be_written_is_reported_not_fatal(tmp_path: 
         assert any(m.startswith("cannot acknowledge:") for m in messages)
         assert any(m.startswith("cannot write the journal:") for m in messages), messages
         assert app.is_running and type(app.screen).__name__ == "ChecklistScreen"
+
+
+def _block_journal(tmp_path: Path, incident_id: str) -> None:
+    """Make an incident's journal unwritable, as a full disk or a wrong owner would."""
+    journal = tmp_path / "incidents" / incident_id / "journal.jsonl"
+    journal.rename(journal.with_name("moved.jsonl"))
+    journal.mkdir()
+
+
+async def test_a_merge_stopped_half_way_says_what_took(tmp_path: Path) -> None:
+    app = WarroomApp(local_config(tmp_path), start_monitor=False)
+    duplicate = _incident(app)
+    app.desk.tracker.observe([Finding(
+        "container.exited", "alpha", "shop-web-1", 1, "web container exited",
+        "container shop-web-1 exited (1)", services=("web",),
+        evidence={"container": "shop-web-1"})], now=time.time())
+    [into] = [i.id for i in app.desk.incidents() if i.id != duplicate]
+    app._open_checklist = duplicate
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        _block_journal(tmp_path, into)
+        await pilot.press("m")
+        await pilot.pause()
+        await pilot.press(*into, "enter")
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert any(m.startswith(f"{duplicate} is merged into {into}, but {into}'s journal "
+                                "could not record it") for m in messages), messages
+        assert not any(m.startswith("cannot merge") for m in messages)
+        assert not app.desk.incident(duplicate).is_open  # the first write took
+        assert app.is_running
+
+
+async def test_a_resolve_whose_report_cannot_be_written_says_it_is_resolved(
+    tmp_path: Path,
+) -> None:
+    app = WarroomApp(local_config(tmp_path), start_monitor=False)
+    incident_id = _incident(app)
+    (tmp_path / "incidents" / incident_id / "report.md").mkdir()  # in the report's way
+    app._open_checklist = incident_id
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("R")
+        await pilot.pause()
+        await pilot.press("y")  # the condition still holds: resolve anyway
+        await pilot.pause()
+        await pilot.press("ctrl+s")  # the report form as it is
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert any(m.startswith("resolved, but cannot write the report") and
+                   f"warroom report {incident_id}" in m for m in messages), messages
+        assert not app.desk.incident(incident_id).is_open
+        assert app.is_running

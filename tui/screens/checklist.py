@@ -498,14 +498,22 @@ class ChecklistScreen(Screen[None]):
             PromptScreen("Merge this incident into which incident id?"))
         if not target:
             return
+        tracker = self.warroom.desk.tracker
+        into = target.strip()
         try:
-            if not self._written("merge", lambda: self.warroom.desk.tracker.merge(
-                    self.incident_id, into=target.strip())):
-                return
+            tracker.merge(self.incident_id, into=into)
         except (KeyError, ValueError) as exc:
             self.notify(f"cannot merge: {exc}", severity="error")
             return
-        self.notify(f"merged into {target.strip()}")
+        except OSError as exc:  # the first write may have taken: say which
+            if tracker.incident(self.incident_id).is_open:
+                self.notify(f"cannot merge: {exc}", severity="error", timeout=15)
+            else:
+                self.notify(f"{self.incident_id} is merged into {into}, but {into}'s journal "
+                            f"could not record it: {exc}", severity="error", timeout=30)
+                self.app.pop_screen()
+            return
+        self.notify(f"merged into {into}")
         self.app.pop_screen()
 
     async def _report_form(self, resolve: bool) -> dict[str, str] | None:
@@ -530,12 +538,21 @@ class ChecklistScreen(Screen[None]):
         fields = await self._report_form(resolve=True)
         if fields is None:
             return
+        failed = {
+            "fields": "cannot save the report fields ({}): not resolved",
+            "resolve": "report fields saved, but cannot resolve: {}",
+            "report": (f"resolved, but cannot write the report ({{}}): "
+                       f"`warroom report {self.incident_id}` writes it again"),
+        }
+        stage = "fields"
         try:
             desk.tracker.set_report_fields(self.incident_id, **fields)
+            stage = "resolve"
             desk.tracker.resolve(self.incident_id)
+            stage = "report"
             path = desk.write_report(self.incident_id)
-        except OSError as exc:  # the screen shows how far it got
-            self.notify(f"cannot resolve: {exc}", severity="error", timeout=15)
+        except OSError as exc:  # say how far it got: each write that took stays
+            self.notify(failed[stage].format(exc), severity="error", timeout=30)
         else:
             self.notify(f"resolved; report written to {path}")
         self.show()
