@@ -137,9 +137,13 @@ class HelperProcess:
                 self._write(running, line)
             except OSError as exc:
                 running.pending.pop(ident, None)
+                error = HelperError(f"{self.name} does not take requests: "
+                                    f"{exc.strerror or type(exc).__name__}")
+                # given up on now, not when its reader notices: the next call starts another
+                running.dead = error
+                self._running = None
                 self._kill(running)
-                raise HelperError(f"{self.name} does not take requests: "
-                                  f"{exc.strerror or type(exc).__name__}") from None
+                raise error from None
         future.add_done_callback(lambda _done: self._forget(running, ident))
         return future
 
@@ -234,7 +238,7 @@ class HelperProcess:
         last = running.stderr[-1] if running.stderr else ""
         error = HelperError(f"{why}: {last}" if last else why)
         with self._lock:
-            running.dead = error
+            error = running.dead = running.dead or error  # (why it was given up on, if it was)
             owed = list(running.pending.values())
             running.pending.clear()
             if self._running is running:

@@ -258,7 +258,10 @@ def test_two_consoles_see_each_others_steps(
         bob.keys("checked the proxy too")
         time.sleep(0.3)
         bob.keys("Enter")
-        alice.wait_for("checked the proxy too", "by bob", timeout=5)
+        bob.wait_for("note by bob: checked the proxy too", timeout=10)  # recorded
+        started = time.monotonic()
+        alice.wait_for("checked the proxy too", "by bob", timeout=10)
+        assert time.monotonic() - started <= 2.5  # and alice sees it, as she saw his step
     finally:
         alice.kill()
         bob.kill()
