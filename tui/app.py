@@ -144,7 +144,7 @@ class WarroomApp(App[int]):
                         title="incidents not shown", severity="error", timeout=30)
         self.run_worker(self._load_runbooks(), name="runbooks", group="runbooks")
         if self._open_checklist:
-            if self._open_checklist in self.desk.tracker.views:
+            if self.desk.tracker.knows(self._open_checklist):
                 await self.push_screen(ChecklistScreen(self._open_checklist))
             else:
                 self.notify(f"no incident {self._open_checklist!r} in {self.config.journal_dir}",

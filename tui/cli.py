@@ -104,7 +104,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"warroom: cannot read the journal of {args.incident}: "
               f"{desk.tracker.unreadable[args.incident]}", file=sys.stderr)
         return 1
-    if args.incident not in desk.tracker.views:
+    if not desk.tracker.knows(args.incident):
         print(f"warroom: no incident {args.incident} in {config.journal_dir}", file=sys.stderr)
         return 1
     try:

@@ -204,6 +204,36 @@ def parse_lines(data: bytes) -> tuple[list[Event], int]:
     return events, end
 
 
+def plainly_resolved(data: bytes) -> bool:
+    """Whether replaying journal bytes ``data`` certainly ends in a plain resolution.
+
+    Looks at bytes, parsing one line: the last complete line is a
+    well-formed ``resolved`` event whose ``eid`` occurs nowhere else, an
+    earlier line is a ``detected`` event, and no line is a ``merged`` event
+    (a merged incident's conditions still lead to the one it was merged
+    into).  The writer's compact JSON (``"type":"resolved"``) is what is
+    looked for; quotes inside strings are escaped, so text cannot match.
+    Anything else is False, and the journal is replayed as usual.  Lets a
+    console leave the history of resolved incidents unreplayed until asked.
+    """
+    body = data[:complete_length(data)].rstrip(b"\n")
+    start = body.rfind(b"\n") + 1
+    try:
+        last = json.loads(body[start:].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    if not well_formed(last) or last.get("type") != RESOLVED:
+        return False
+    eid = last.get("eid")
+    if not isinstance(eid, str) or not eid:
+        return False
+    if b'"type":"merged"' in body:
+        return False
+    if body.count(b'"eid":' + json.dumps(eid).encode()) != 1:
+        return False
+    return 0 <= body.find(b'"type":"detected"') < start
+
+
 class Journal:
     """One incident's ``journal.jsonl``."""
 
@@ -223,11 +253,14 @@ class Journal:
         A missing journal has no events; one that cannot be read (permission,
         a directory or a pipe in its place) raises OSError.
         """
+        return parse_lines(self.read_bytes())[0]
+
+    def read_bytes(self) -> bytes:
+        """The journal as it is on disk (b"" if missing; OSError if it cannot be read)."""
         try:
-            data = read_regular(self.path)
+            return read_regular(self.path)
         except FileNotFoundError:
-            return []
-        return parse_lines(data)[0]
+            return b""
 
 
 class JournalStore:
@@ -283,6 +316,10 @@ class JournalStore:
     def read(self, incident_id: str) -> list[Event]:
         """Every readable event of one incident."""
         return self.journal(incident_id).read()
+
+    def read_bytes(self, incident_id: str) -> bytes:
+        """One incident's journal as it is on disk (see :meth:`Journal.read_bytes`)."""
+        return self.journal(incident_id).read_bytes()
 
     def event(self, incident_id: str, kind: str, /, **fields: Any) -> Event:
         """A new event of type ``kind`` stamped with time, operator, incident, origin and eid."""

@@ -45,17 +45,32 @@ class IncidentTracker:
         """Incident journals that could not be read, with why (permission, not a file)."""
         self.root_error = ""
         """Why the journal directory itself could not be listed ("" if it could)."""
+        self._dormant: set[str] = set()
+        """Resolved incidents not replayed yet (see :meth:`load`)."""
         self._restored = False
 
     # -- loading -------------------------------------------------------------------------
 
     def load(self) -> None:
-        """Replay every incident in the journal directory (call once at start).
+        """Replay every unresolved incident in the journal directory (call once at start).
 
-        A journal that cannot be read is left out and noted in :attr:`unreadable`.
+        A journal that plainly ends resolved (:func:`journal.plainly_resolved`)
+        is only noted: start-up does not grow with the history.  It is
+        replayed when something asks for it (:meth:`knows`, :meth:`view`,
+        :meth:`incident`, ``incidents(include_resolved=True)``, a write, or a
+        partner's event for it).  A journal that cannot be read is left out
+        and noted in :attr:`unreadable`.
         """
         for incident_id in self._incident_ids():
-            self._reload(incident_id)
+            try:
+                data = self.store.read_bytes(incident_id)
+            except OSError as exc:
+                self.unreadable[incident_id] = exc.strerror or str(exc)
+                continue
+            if J.plainly_resolved(data):
+                self._dormant.add(incident_id)
+            else:
+                self._replay(incident_id, J.parse_lines(data)[0])
 
     def _incident_ids(self) -> list[str]:
         """The incidents on disk ([] and :attr:`root_error` set if they cannot be listed)."""
@@ -79,16 +94,35 @@ class IncidentTracker:
 
     def _reload(self, incident_id: str) -> None:
         events = self._read(incident_id)
-        if events is None:
-            return
+        if events is not None:
+            self._replay(incident_id, events)
+
+    def _replay(self, incident_id: str, events: list[Event]) -> None:
+        self._dormant.discard(incident_id)
         view = replay(events)
         if view.incident is not None:
             self.views[incident_id] = view
+
+    def _view(self, incident_id: str) -> IncidentView:
+        """The incident's view, replayed now if it was dormant (``KeyError`` if unknown)."""
+        if incident_id not in self.views and incident_id in self._dormant:
+            self._reload(incident_id)
+        return self.views[incident_id]
+
+    def knows(self, incident_id: str) -> bool:
+        """Whether ``incident_id`` is a known incident, resolved or not."""
+        try:
+            self._view(incident_id)
+        except KeyError:
+            return False
+        return True
 
     def _refresh(self) -> None:
         """Catch up with the disk: new incidents, and new events of unresolved ones."""
         for incident_id in self._incident_ids():  # none listable now: what is known stays
             view = self.views.get(incident_id)
+            if incident_id in self._dormant:
+                continue  # resolved: nothing in it can own a condition
             if view is None:
                 self._reload(incident_id)
             elif view.incident is not None and view.incident.is_open:
@@ -101,8 +135,8 @@ class IncidentTracker:
         for event in events:
             incident_id = str(event.get("incident", ""))
             view = self.views.get(incident_id)
-            if view is None:
-                if self.store.exists(incident_id):
+            if view is None:  # new, or dormant: replayed whole, this event included
+                if incident_id in self._dormant or self.store.exists(incident_id):
                     self._reload(incident_id)
                     changed.add(incident_id)
             elif view.apply(event):
@@ -113,16 +147,19 @@ class IncidentTracker:
 
     def view(self, incident_id: str) -> IncidentView:
         """Everything known about one incident (``KeyError`` if unknown)."""
-        return self.views[incident_id]
+        return self._view(incident_id)
 
     def incident(self, incident_id: str) -> Incident:
         """The incident as it stands now (``KeyError`` if unknown)."""
-        incident = self.views[incident_id].incident
+        incident = self._view(incident_id).incident
         assert incident is not None
         return incident
 
     def incidents(self, include_resolved: bool = False) -> list[Incident]:
         """Incidents worst first, then oldest first (resolved ones only if asked)."""
+        if include_resolved:
+            for incident_id in sorted(self._dormant):
+                self._reload(incident_id)
         out = [v.incident for v in self.views.values() if v.incident is not None]
         if not include_resolved:
             out = [i for i in out if i.is_open]
@@ -130,6 +167,7 @@ class IncidentTracker:
 
     def _target(self, incident_id: str) -> str:
         seen = {incident_id}
+        self._view(incident_id)
         while True:
             incident = self.views[incident_id].incident
             if incident is None or not incident.merged_into:
@@ -183,20 +221,22 @@ class IncidentTracker:
         :meth:`record` applies the written event to that same progress: do
         not apply it a second time.  Ask again after :meth:`set_runbook`.
         """
-        view = self.views[incident_id]
+        view = self._view(incident_id)
         return Checklist(steps, view.checklist, runbook=self.incident(incident_id).runbook)
 
     # -- writing -------------------------------------------------------------------------
 
     def _write(self, incident_id: str, kind: str, **fields: Any) -> Event:
+        view = self._view(incident_id)
         event = self.store.append(incident_id, kind, **fields)
-        self.views[incident_id].apply(event)
+        view.apply(event)
         return event
 
     def record(self, incident_id: str, event: Event) -> Event:
         """Journal an event built elsewhere (e.g. by :class:`Checklist`) and apply it, once."""
+        view = self._view(incident_id)
         written = self.store.append_event(incident_id, event)
-        self.views[incident_id].apply(written)
+        view.apply(written)
         return written
 
     # -- detection -----------------------------------------------------------------------
@@ -319,7 +359,7 @@ class IncidentTracker:
     def merge(self, duplicate: str, into: str) -> list[Event]:
         """Merge ``duplicate`` into ``into``: its conditions, hosts and services move over."""
         target = self._target(into)
-        dup = self.views[duplicate]
+        dup = self._view(duplicate)
         dup_incident = self.incident(duplicate)
         target_incident = self.incident(target)
         if target == duplicate:

@@ -334,3 +334,83 @@ def test_a_journal_directory_that_cannot_be_listed_is_named(tmp_path, monkeypatc
     tracker = IncidentTracker(store)
     tracker.load()  # as root, a real EACCES cannot be made here
     assert tracker.root_error == "Permission denied" and tracker.views == {}
+
+
+def _snapshot(tracker: IncidentTracker) -> list[tuple]:
+    """What a user can see of every incident, resolved ones included."""
+    return [(i.id, i.status, i.severity, i.merged_into, i.resolved_by, i.hosts, i.title)
+            for i in tracker.incidents(include_resolved=True)]
+
+
+def _history(tmp_path, clock) -> tuple[IncidentTracker, str, str, str]:
+    """Three incidents: one resolved, one merged into an open one, one open."""
+    tracker = IncidentTracker(JournalStore(tmp_path, "alice", clock=clock))
+    resolved = tracker.observe([disk_finding("/old")], now=T0)[0]["incident"]
+    tracker.note(resolved, "freed the old logs")
+    tracker.resolve(resolved)
+    merged = tracker.observe([api_finding()], now=T0 + 5)[0]["incident"]
+    open_one = tracker.observe([api_finding("endpoint.down", "api-http")], now=T0 + 6)[0][
+        "incident"]
+    tracker.merge(merged, into=open_one)
+    return tracker, resolved, merged, open_one
+
+
+def test_start_up_leaves_resolved_history_unreplayed_until_asked(tmp_path, clock):
+    live, resolved, merged, open_one = _history(tmp_path, clock)
+    tracker = IncidentTracker(JournalStore(tmp_path, "bob", clock=clock))
+    tracker.load()
+    assert set(tracker.views) == {merged, open_one}  # a merged one still routes its keys
+    assert [i.id for i in tracker.incidents()] == [open_one]
+    assert tracker.find(api_finding().key) == open_one
+    assert _snapshot(tracker) == _snapshot(live)  # asked for: the same as a full replay
+    assert tracker.view(resolved).notes[0].text == "freed the old logs"
+
+
+@pytest.mark.parametrize("ask", ["knows", "incident", "write", "partner"])
+def test_a_dormant_incident_is_replayed_for_a_query_a_write_or_a_partner(tmp_path, clock, ask):
+    _, resolved, _, _ = _history(tmp_path, clock)
+    tracker = IncidentTracker(JournalStore(tmp_path, "bob", clock=clock))
+    tracker.load()
+    assert resolved not in tracker.views
+    if ask == "knows":
+        assert tracker.knows(resolved) and not tracker.knows("20990101-0000-none")
+    elif ask == "incident":
+        assert tracker.incident(resolved).status is IncidentStatus.RESOLVED
+    elif ask == "write":
+        tracker.set_report_fields(resolved, impact="none")
+        assert tracker.view(resolved).report_fields["impact"] == "none"
+    else:  # a partner adds to it: its watcher hands the event over
+        event = JournalStore(tmp_path, "carol", clock=clock).append(
+            resolved, "note", text="post-mortem on Monday")
+        assert tracker.ingest([event, event]) == {resolved}
+        assert [n.text for n in tracker.view(resolved).notes] == [
+            "freed the old logs", "post-mortem on Monday"]  # each once
+    assert resolved in tracker.views
+
+
+@pytest.mark.parametrize("damage", ["resolved first", "eid twice", "note after", "torn end"])
+def test_journals_not_plainly_resolved_are_replayed_at_start(tmp_path, clock, damage):
+    store = JournalStore(tmp_path, "alice", clock=clock)
+    detected = store.event("inc-1", "detected", rule="disk.full", host="web1", severity=1,
+                           key="disk.full:web1:/", title="disk full")
+    resolved = store.event("inc-1", "resolved")
+    order = [resolved, detected] if damage == "resolved first" else [detected, resolved]
+    if damage == "eid twice":  # the resolution is a copy of an event already applied
+        resolved["eid"] = detected["eid"]
+    for event in order:
+        store.append_event("inc-1", event)
+    journal = tmp_path / "inc-1" / "journal.jsonl"
+    if damage == "note after":
+        store.append("inc-1", "note", text="written after the resolution")
+    if damage == "torn end":
+        with journal.open("a") as fh:
+            fh.write('{"type":"reopened","ts":1')
+    full = replay(store.read("inc-1"))
+    tracker = IncidentTracker(JournalStore(tmp_path, "bob", clock=clock))
+    tracker.load()
+    if damage == "torn end":  # the torn line is not an event: plainly resolved still
+        assert "inc-1" not in tracker.views
+    else:
+        assert "inc-1" in tracker.views
+    assert full.incident is not None
+    assert tracker.incident("inc-1").status is full.incident.status
