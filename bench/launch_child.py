@@ -158,7 +158,7 @@ def _start_helpers(config: Any) -> None:
         from core.probes import workers
     except ImportError:
         return
-    workers.start_for(config)
+    getattr(workers, "prefetch", workers.start_for)(config)  # (older trees: no prefetch)
 
 
 async def run_monitor(config_path: str, timeout: float) -> dict[str, Any]:

@@ -73,7 +73,7 @@ def load(args: argparse.Namespace) -> Config:
 def cmd_check(args: argparse.Namespace) -> int:
     """``warroom check``: connect to every host once and report."""
     config = load(args)
-    workers.start_for(config)  # its imports overlap ours
+    workers.prefetch(config)  # the worker starts and checks while we import
     import asyncio
 
     from core.check import Status, run_check, to_json, to_text
@@ -134,7 +134,7 @@ def cmd_runbook(args: argparse.Namespace) -> int:
 def cmd_console(args: argparse.Namespace) -> int:
     """Open the console."""
     config = load(args)
-    workers.start_for(config)  # its imports run on the other core while Textual loads
+    workers.prefetch(config)  # the worker starts and checks while Textual loads
     from tui.app import WarroomApp  # Textual only when the console opens
 
     app = WarroomApp(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import math
-import os
 import time
 from typing import Any
 
@@ -22,7 +21,7 @@ from core.config import BackupConfig
 from core.probes.base import ProbeError, failed, ok
 from core.probes.libraries import if_loaded
 from core.probes.shared import CONSOLE_CHECKS
-from core.probes.workers import ask
+from core.probes.workers import CHECK_SECONDS, ask, s3_request
 from core.state import BackupState, ProbeResult, ProbeStatus
 
 DENIED_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden", "403"}
@@ -88,7 +87,7 @@ class BackupsProbe:
 
     name = "backups"
 
-    def __init__(self, config: BackupConfig, timeout: float = 10.0) -> None:
+    def __init__(self, config: BackupConfig, timeout: float = CHECK_SECONDS) -> None:
         self.config = config
         self.timeout = timeout
 
@@ -96,22 +95,6 @@ class BackupsProbe:
     def where(self) -> str:
         """``s3://bucket/prefix at endpoint`` for messages."""
         return f"s3://{self.config.bucket}/{self.config.prefix} at {self.config.endpoint_url}"
-
-    def _credentials(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for env, key in (
-            (self.config.access_key_env, "aws_access_key_id"),
-            (self.config.secret_key_env, "aws_secret_access_key"),
-        ):
-            if not env:
-                continue
-            value = os.environ.get(env)
-            if value is None:
-                raise ProbeError(
-                    ProbeStatus.NOT_CONFIGURED, f"environment variable {env} is not set"
-                )
-            out[key] = value
-        return out
 
     def _listing_key(self) -> tuple[Any, ...]:
         """What makes two hosts' listings the same one (bucket, prefix, where, whose)."""
@@ -122,12 +105,7 @@ class BackupsProbe:
     async def list_objects(self) -> list[dict[str, Any]]:
         """Every object under the prefix (``Key``, ``Size``, ``LastModified``), listed by
         the console-checks worker; ProbeError if it cannot be listed."""
-        c = self.config
-        answer = await ask({
-            "op": "s3", "endpoint_url": c.endpoint_url, "region": c.region,
-            "bucket": c.bucket, "prefix": c.prefix, "timeout": self.timeout,
-            "credentials": self._credentials(),  # over the worker's pipe only
-        }, self.timeout * 4)  # a paginated listing is several requests
+        answer = await ask(s3_request(self.config, self.timeout))
         return [{"Key": key, "Size": size,
                  "LastModified": datetime.datetime.fromtimestamp(at, datetime.UTC)}
                 for key, size, at in answer["objects"]]

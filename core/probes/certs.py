@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
-import os
 import re
 import shlex
 import ssl
@@ -46,7 +44,7 @@ from core.probes.base import (
     ok,
 )
 from core.probes.shared import CONSOLE_CHECKS
-from core.probes.workers import ask
+from core.probes.workers import CHECK_SECONDS, ask, tls_request
 from core.state import CertInfo, ProbeResult, ProbeStatus
 from core.timeouts import wait_for
 
@@ -234,14 +232,11 @@ async def check_tls(entry: TlsEndpointConfig, timeout: float = 10.0) -> CertInfo
     return cert_info(cert, source, error)
 
 
-async def tls_from_console(entry: TlsEndpointConfig, timeout: float = 10.0) -> CertInfo:
+async def tls_from_console(entry: TlsEndpointConfig, timeout: float = CHECK_SECONDS) -> CertInfo:
     """:func:`check_tls`, made in the console-checks worker; never raises."""
-    if entry.ca_file:  # the worker runs in another directory
-        entry = dataclasses.replace(entry, ca_file=os.path.abspath(os.path.expanduser(
-            entry.ca_file)))
+    request = tls_request(entry, timeout)
     try:
-        answer = await ask({"op": "tls", "entry": dataclasses.asdict(entry),
-                            "timeout": timeout}, timeout * 2)  # two handshakes at most
+        answer = await ask(request)
         fields = dict(answer["cert"])
         fields["names"] = tuple(fields.get("names") or ())
         return CertInfo(**fields)
@@ -308,7 +303,7 @@ class CertsProbe:
         host: Host,
         tls: Sequence[TlsEndpointConfig] = (),
         files: Sequence[str] = (),
-        timeout: float = 10.0,
+        timeout: float = CHECK_SECONDS,
     ) -> None:
         self.host = host
         self.tls = tuple(tls)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import math
 import shlex
@@ -27,7 +26,7 @@ from core.config import EndpointConfig
 from core.hosts.base import Host
 from core.probes.base import SEPARATOR, ProbeError, failed, host_down_reason, host_is_up, ok
 from core.probes.shared import CONSOLE_CHECKS
-from core.probes.workers import ask
+from core.probes.workers import ask, http_request
 from core.state import EndpointCheck, ProbeResult, ProbeStatus
 
 if TYPE_CHECKING:
@@ -220,8 +219,7 @@ async def check_host(host: Host, config: EndpointConfig) -> EndpointCheck:
 async def check_from_console(config: EndpointConfig) -> EndpointCheck:
     """Check ``config.url`` from the console, in the console-checks worker; never raises."""
     try:
-        answer = await ask({"op": "http", "endpoint": dataclasses.asdict(config)},
-                           config.timeout)
+        answer = await ask(http_request(config))
         return EndpointCheck(**answer["check"])
     except ProbeError as exc:
         return EndpointCheck(config.name, config.url, "console", False, None, None, exc.reason)

@@ -5,6 +5,13 @@ listings, HTTP health checks and TLS handshakes made from the console's
 side.  :func:`start_for` starts it as early as the console knows it will be
 needed (``warroom`` calls it right after reading the config, before its own
 heavy imports), so its imports run on the other core meanwhile.
+:func:`prefetch` then has it make the config's first round of checks at
+once: their answers are there when the probes first ask, a second or so
+later, instead of being asked for only then.
+
+The requests are built here (:func:`s3_request`, :func:`http_request`,
+:func:`tls_request`) for the probes and the prefetch alike, so that a
+prefetched answer is found by the probe that asks the same question.
 
 This module imports nothing heavy (not even asyncio): the command line
 imports it first.
@@ -12,10 +19,15 @@ imports it first.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import dataclasses
+import json
+import os
+import time
 from typing import Any
 
-from core.config import Config
+from core.config import BackupConfig, Config, EndpointConfig, TlsEndpointConfig
 from core.probes.base import ProbeError
 from core.probes.helper_process import HelperError, HelperProcess
 from core.state import ProbeStatus
@@ -25,6 +37,16 @@ CONSOLE_WORKER = HelperProcess("core.probes.console_worker", "the console-checks
 
 WORKER_START_SECONDS = 10.0
 """Added to a check's own time limit: a worker that just started is still importing."""
+
+CHECK_SECONDS = 10.0
+"""The time limit of a console-side TLS handshake or S3 listing (the probes' default)."""
+
+PREFETCH_FRESH_SECONDS = 5.0
+"""How long after it was asked for a prefetched answer may stand in for a new check."""
+
+Request = dict[str, Any]
+
+_prefetched: dict[str, tuple[float, concurrent.futures.Future[Any]]] = {}
 
 
 def needs_worker(config: Config) -> bool:
@@ -43,31 +65,139 @@ def start_for(config: Config) -> None:
             CONSOLE_WORKER.start()
 
 
-async def ask(request: dict[str, Any], seconds: float) -> dict[str, Any]:
-    """The worker's answer to ``request``, whose check takes at most ``seconds``.
+# -- requests ------------------------------------------------------------------------
+
+
+def s3_request(backup: BackupConfig, timeout: float = CHECK_SECONDS) -> Request:
+    """The listing of ``backup``'s prefix, with the credentials its config names.
+
+    Raises ProbeError (NOT_CONFIGURED) when a named environment variable is
+    not set.  The credentials travel over the worker's pipe only.
+    """
+    credentials: dict[str, str] = {}
+    for env, key in ((backup.access_key_env, "aws_access_key_id"),
+                     (backup.secret_key_env, "aws_secret_access_key")):
+        if not env:
+            continue
+        value = os.environ.get(env)
+        if value is None:
+            raise ProbeError(ProbeStatus.NOT_CONFIGURED, f"environment variable {env} is not set")
+        credentials[key] = value
+    return {"op": "s3", "endpoint_url": backup.endpoint_url, "region": backup.region,
+            "bucket": backup.bucket, "prefix": backup.prefix, "timeout": timeout,
+            "credentials": credentials}
+
+
+def http_request(endpoint: EndpointConfig) -> Request:
+    """The health check of ``endpoint`` from the console's side."""
+    return {"op": "http", "endpoint": dataclasses.asdict(endpoint)}
+
+
+def tls_request(entry: TlsEndpointConfig, timeout: float = CHECK_SECONDS) -> Request:
+    """The handshake with ``entry`` (a relative ``ca_file`` made absolute: the
+    worker runs in another directory)."""
+    if entry.ca_file:
+        entry = dataclasses.replace(
+            entry, ca_file=os.path.abspath(os.path.expanduser(entry.ca_file)))
+    return {"op": "tls", "entry": dataclasses.asdict(entry), "timeout": timeout}
+
+
+def seconds_for(request: Request) -> float:
+    """How long the check ``request`` may take in the worker."""
+    if request["op"] == "http":
+        return float(request["endpoint"]["timeout"])
+    if request["op"] == "s3":
+        return float(request["timeout"]) * 4  # a paginated listing is several requests
+    return float(request["timeout"]) * 2  # a handshake, and one more to see an untrusted one
+
+
+def config_requests(config: Config) -> list[Request]:
+    """Every distinct console-side check of ``config``, as the probes ask them."""
+    out: dict[str, Request] = {}
+    for host in config.hosts:
+        requests: list[Request] = [tls_request(entry) for entry in host.tls]
+        requests += [http_request(e) for e in host.endpoints if e.side in ("console", "both")]
+        if host.backup is not None:
+            with contextlib.suppress(ProbeError):  # the probe reports it
+                requests.append(s3_request(host.backup))
+        for request in requests:
+            out.setdefault(_key(request), request)
+    return list(out.values())
+
+
+def _key(request: Request) -> str:
+    return json.dumps(request, sort_keys=True)
+
+
+# -- asking --------------------------------------------------------------------------
+
+
+def prefetch(config: Config) -> None:
+    """Have the worker (started now if need be) make ``config``'s console-side checks
+    at once, for :func:`ask` to find."""
+    now = time.monotonic()
+    for request in config_requests(config):
+        key = _key(request)
+        if key in _prefetched and now - _prefetched[key][0] < PREFETCH_FRESH_SECONDS:
+            continue
+        try:
+            _prefetched[key] = (now, CONSOLE_WORKER.send(request))
+        except HelperError:
+            return  # the checks themselves will say why
+
+
+def _take_prefetched(request: Request) -> concurrent.futures.Future[Any] | None:
+    entry = _prefetched.pop(_key(request), None)
+    if entry is None:
+        return None
+    sent, future = entry
+    if time.monotonic() - sent > PREFETCH_FRESH_SECONDS:
+        future.cancel()
+        return None
+    return future
+
+
+async def _answer(request: Request, seconds: float) -> Request:
+    """The worker's answer, prefetched or asked now; one retry when the worker died."""
+    import asyncio
+
+    from core.timeouts import wait_for
+
+    early = _take_prefetched(request)
+    if early is not None:
+        try:
+            return dict(await wait_for(asyncio.wrap_future(early), seconds))
+        except HelperError:
+            pass  # asked again below, of a new worker
+        finally:
+            early.cancel()
+    for attempt in (1, 2):
+        try:
+            return dict(await CONSOLE_WORKER.call(request, seconds))
+        except HelperError as exc:
+            if attempt == 2:
+                raise ProbeError(ProbeStatus.ERROR, str(exc)) from None
+    raise AssertionError("unreachable")
+
+
+async def ask(request: Request) -> Request:
+    """The worker's answer to ``request`` (built by one of the ``*_request`` functions).
 
     Raises ProbeError: the worker's own (an S3 error, say), TIMEOUT, or
     ERROR when no worker can answer.  A worker that died is replaced and
     the request asked once more, so killing it costs no error.
     """
-    for attempt in (1, 2):
+    seconds = seconds_for(request) + WORKER_START_SECONDS
+    try:
+        answer = await _answer(request, seconds)
+    except TimeoutError:
+        raise ProbeError(ProbeStatus.TIMEOUT, f"no answer from the console-checks worker "
+                                              f"in {seconds:g} s") from None
+    error = answer.get("error")
+    if isinstance(error, dict):
         try:
-            answer: dict[str, Any] = await CONSOLE_WORKER.call(
-                request, seconds + WORKER_START_SECONDS)
-        except HelperError as exc:
-            if attempt == 2:
-                raise ProbeError(ProbeStatus.ERROR, str(exc)) from None
-            continue
-        except TimeoutError:
-            raise ProbeError(ProbeStatus.TIMEOUT,
-                             f"no answer from the console-checks worker in "
-                             f"{seconds + WORKER_START_SECONDS:g} s") from None
-        error = answer.get("error")
-        if isinstance(error, dict):
-            try:
-                status = ProbeStatus(error.get("status"))
-            except ValueError:
-                status = ProbeStatus.ERROR
-            raise ProbeError(status, str(error.get("reason", "")))
-        return answer
-    raise AssertionError("unreachable")
+            status = ProbeStatus(error.get("status"))
+        except ValueError:
+            status = ProbeStatus.ERROR
+        raise ProbeError(status, str(error.get("reason", "")))
+    return answer

@@ -14,9 +14,11 @@ import signal
 import time
 from pathlib import Path
 
+import boto3
 import pytest
 
 from core.config import Config, TlsEndpointConfig
+from core.probes import workers
 from core.probes.backups import BackupsProbe
 from core.probes.certs import check_tls, tls_from_console
 from core.probes.collect import HostProbes
@@ -126,3 +128,31 @@ async def test_the_worker_exits_at_once_when_the_console_goes(lab_config: Config
     await asyncio.to_thread(worker.close)  # closes its stdin
     assert _gone(pid, 2) and time.monotonic() - started < 0.9
     listing.cancel()
+
+
+@pytest.mark.parametrize("fresh", [True, False])
+async def test_a_prefetched_check_stands_in_only_while_fresh(
+    lab_config: Config, web1: HostProbes, monkeypatch: pytest.MonkeyPatch, fresh: bool
+) -> None:
+    backup = lab_config.host("web1").backup
+    assert backup is not None
+    workers.prefetch(lab_config)
+    prefetched = workers._prefetched[workers._key(workers.s3_request(backup))][1]
+    await asyncio.wrap_future(prefetched)  # the listing made before this upload
+    key = f"{backup.prefix}zz-prefetch-{fresh}-{time.time_ns()}.sql.gz"
+    s3 = boto3.client("s3", endpoint_url=backup.endpoint_url, region_name="us-east-1",
+                      aws_access_key_id=os.environ[backup.access_key_env],
+                      aws_secret_access_key=os.environ[backup.secret_key_env])
+    await asyncio.to_thread(s3.put_object, Bucket=backup.bucket, Key=key, Body=b"x")
+    try:
+        if not fresh:
+            monkeypatch.setattr(workers, "PREFETCH_FRESH_SECONDS", 0.0)
+        state = await web1.refresh(only=("backups", "endpoints", "certs"))
+        for result in (state.backups, state.endpoints, state.certs):
+            assert result is not None and result.ok, result
+        assert state.backups is not None and state.backups.data is not None
+        assert (state.backups.data.newest_key == key) is not fresh
+        assert workers._key(workers.s3_request(backup)) not in workers._prefetched  # taken
+    finally:
+        workers._prefetched.clear()
+        await asyncio.to_thread(s3.delete_object, Bucket=backup.bucket, Key=key)

@@ -161,8 +161,16 @@ async def test_read_only_refuses_runbook_actions(
         incident_id, _ = await stop_api(app, pilot, 6)
         await app.push_screen(ChecklistScreen(incident_id))
         for _ in range(2):  # two read-only checks run fine
+            running = app.desk.checklist(incident_id)
+            assert running is not None and running.current is not None
+            step_id = running.current.id
             await pilot.press("x")
-            await pilot.pause(1.5)
+
+            def settled(step_id: str = step_id) -> bool:
+                fresh = app.desk.checklist(incident_id)
+                return fresh is not None and fresh.record(step_id).status.settled
+
+            await until(settled, 30, pilot)
         checklist = app.desk.checklist(incident_id)
         assert checklist is not None and checklist.current is not None
         assert checklist.current.kind == "action"
