@@ -20,6 +20,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import socket
 import stat
@@ -204,6 +205,10 @@ def parse_lines(data: bytes) -> tuple[list[Event], int]:
     return events, end
 
 
+_MERGED = re.compile(rb'"type"\s*:\s*"merged"')
+_DETECTED = re.compile(rb'"type"\s*:\s*"detected"')
+
+
 def plainly_resolved(data: bytes) -> bool:
     """Whether replaying journal bytes ``data`` certainly ends in a plain resolution.
 
@@ -211,8 +216,9 @@ def plainly_resolved(data: bytes) -> bool:
     well-formed ``resolved`` event whose ``eid`` occurs nowhere else, an
     earlier line is a ``detected`` event, and no line is a ``merged`` event
     (a merged incident's conditions still lead to the one it was merged
-    into).  The writer's compact JSON (``"type":"resolved"``) is what is
-    looked for; quotes inside strings are escaped, so text cannot match.
+    into).  Keys are looked for as JSON writes them (spaces allowed, for a
+    journal edited by hand); quotes inside strings are escaped, so text
+    cannot match.
     Anything else is False, and the journal is replayed as usual.  Lets a
     console leave the history of resolved incidents unreplayed until asked.
     """
@@ -227,11 +233,12 @@ def plainly_resolved(data: bytes) -> bool:
     eid = last.get("eid")
     if not isinstance(eid, str) or not eid:
         return False
-    if b'"type":"merged"' in body:
+    if _MERGED.search(body):
         return False
-    if body.count(b'"eid":' + json.dumps(eid).encode()) != 1:
+    if len(re.findall(rb'"eid"\s*:\s*' + re.escape(json.dumps(eid).encode()), body)) != 1:
         return False
-    return 0 <= body.find(b'"type":"detected"') < start
+    detected = _DETECTED.search(body)
+    return detected is not None and detected.start() < start
 
 
 class Journal:

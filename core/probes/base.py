@@ -56,6 +56,21 @@ def failed(probe: str, status: ProbeStatus, reason: str, data: Any = None) -> Pr
     return ProbeResult(probe, status, data, reason, time.time())
 
 
+def settled(results: list[T | BaseException]) -> tuple[list[T], ProbeError | None]:
+    """Results of ``asyncio.gather(..., return_exceptions=True)``: the values, and the
+    first ProbeError among them (any other exception is raised again)."""
+    values: list[T] = []
+    error: ProbeError | None = None
+    for result in results:
+        if isinstance(result, ProbeError):
+            error = error or result
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            values.append(result)
+    return values, error
+
+
 def not_configured(probe: str, what: str = "") -> ProbeResult[Any]:
     """The host's config does not ask for this probe."""
     return failed(probe, ProbeStatus.NOT_CONFIGURED, what or f"no {probe} configured")

@@ -42,6 +42,7 @@ from core.probes.base import (
     host_down_reason,
     host_is_up,
     ok,
+    settled,
 )
 from core.probes.shared import CONSOLE_CHECKS
 from core.probes.workers import CHECK_SECONDS, ask, tls_request
@@ -233,17 +234,20 @@ async def check_tls(entry: TlsEndpointConfig, timeout: float = 10.0) -> CertInfo
 
 
 async def tls_from_console(entry: TlsEndpointConfig, timeout: float = CHECK_SECONDS) -> CertInfo:
-    """:func:`check_tls`, made in the console-checks worker; never raises."""
-    request = tls_request(entry, timeout)
+    """:func:`check_tls`, made in the console-checks worker.
+
+    The handshake's problems are data; a ProbeError here is the worker's
+    own and fails the probe (it must not read as an unreachable, expired
+    certificate).
+    """
+    answer = await ask(tls_request(entry, timeout))
     try:
-        answer = await ask(request)
         fields = dict(answer["cert"])
         fields["names"] = tuple(fields.get("names") or ())
         return CertInfo(**fields)
-    except ProbeError as exc:
-        return unreachable(tls_source(entry), exc.reason)
     except (KeyError, TypeError, ValueError) as exc:
-        return unreachable(tls_source(entry), f"bad answer from the worker: {exc}")
+        raise ProbeError(ProbeStatus.ERROR, f"bad answer from the console-checks worker: "
+                                            f"{exc}") from None
 
 
 def glob_quote(pattern: str) -> str:
@@ -321,18 +325,24 @@ class CertsProbe:
             CONSOLE_CHECKS.run(("tls", entry, self.timeout),
                                functools.partial(tls_from_console, entry, self.timeout))
             for entry in self.tls
-        ))
+        ), return_exceptions=True)
         if not self.files:
-            return ok(self.name, tuple(await handshakes))
-        if not host_is_up(self.host):
-            seen = tuple(await handshakes)
-            return failed(self.name, ProbeStatus.HOST_DOWN, host_down_reason(self.host), seen)
-        command = self.host.run(files_command(self.files), timeout=self.timeout)
-        tls_results, result = await asyncio.gather(handshakes, command)
-        if result.error or (result.exit_status != 0 and FILE_MARK not in result.stdout):
-            error = command_failure(result, self.host)
-            return failed(self.name, error.status, error.reason, tuple(tls_results))
-        return ok(self.name, tuple(tls_results) + tuple(parse_files_output(result.stdout)))
+            seen, error = settled(await handshakes)
+        elif not host_is_up(self.host):
+            seen, _ = settled(await handshakes)
+            return failed(self.name, ProbeStatus.HOST_DOWN, host_down_reason(self.host),
+                          tuple(seen))
+        else:
+            command = self.host.run(files_command(self.files), timeout=self.timeout)
+            gathered, result = await asyncio.gather(handshakes, command)
+            seen, error = settled(gathered)
+            if result.error or (result.exit_status != 0 and FILE_MARK not in result.stdout):
+                failure = command_failure(result, self.host)
+                return failed(self.name, failure.status, failure.reason, tuple(seen))
+            seen += parse_files_output(result.stdout)
+        if error is not None:  # the console-side handshakes could not be made
+            return failed(self.name, error.status, error.reason, tuple(seen))
+        return ok(self.name, tuple(seen))
 
     async def close(self) -> None:
         """Nothing to close."""

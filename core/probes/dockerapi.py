@@ -27,6 +27,7 @@ from urllib.parse import quote
 from core.hosts.base import ByteReader, ByteWriter, Host
 from core.probes.base import ProbeError, host_down_reason, host_is_up
 from core.probes.httpstream import (
+    BrokeOff,
     HttpStreamError,
     NoAnswer,
     ResponseHead,
@@ -209,8 +210,8 @@ class DockerClient:
             return ProbeError(ProbeStatus.HOST_DOWN, host_down_reason(self.host))
         if isinstance(exc, TimeoutError):
             return ProbeError(ProbeStatus.TIMEOUT, f"Docker API on {self.host.name} timed out")
-        if isinstance(exc, HttpStreamError) and not isinstance(exc, NoAnswer):
-            # the engine answered, so it is reachable: its answer is the problem
+        if isinstance(exc, HttpStreamError) and not isinstance(exc, BrokeOff):
+            # the engine answered what it meant to: the answer itself is the problem
             return ProbeError(ProbeStatus.ERROR, f"unreadable answer from Docker: {exc}")
         return await self._diagnose(exc)
 

@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 from core.config import EndpointConfig
 from core.hosts.base import Host
-from core.probes.base import SEPARATOR, ProbeError, failed, host_down_reason, host_is_up, ok
+from core.probes.base import (
+    SEPARATOR,
+    ProbeError,
+    failed,
+    host_down_reason,
+    host_is_up,
+    ok,
+    settled,
+)
 from core.probes.shared import CONSOLE_CHECKS
 from core.probes.workers import ask, http_request
 from core.state import EndpointCheck, ProbeResult, ProbeStatus
@@ -217,15 +225,18 @@ async def check_host(host: Host, config: EndpointConfig) -> EndpointCheck:
 
 
 async def check_from_console(config: EndpointConfig) -> EndpointCheck:
-    """Check ``config.url`` from the console, in the console-checks worker; never raises."""
+    """Check ``config.url`` from the console, in the console-checks worker.
+
+    The worker's check never fails (a down endpoint is a finding), so a
+    ProbeError here is the worker's own: it fails the probe, never makes an
+    endpoint look down.
+    """
+    answer = await ask(http_request(config))
     try:
-        answer = await ask(http_request(config))
         return EndpointCheck(**answer["check"])
-    except ProbeError as exc:
-        return EndpointCheck(config.name, config.url, "console", False, None, None, exc.reason)
     except (KeyError, TypeError) as exc:
-        return EndpointCheck(config.name, config.url, "console", False, None, None,
-                             f"bad answer from the worker: {exc}")
+        raise ProbeError(ProbeStatus.ERROR, f"bad answer from the console-checks worker: "
+                                            f"{exc}") from None
 
 
 class EndpointsProbe:
@@ -253,9 +264,12 @@ class EndpointsProbe:
             if endpoint.side in ("host", "both"):
                 needs_host = True
                 jobs.append(check_host(self.host, endpoint))
-        checks = tuple(await asyncio.gather(*jobs))
+        done, error = settled(await asyncio.gather(*jobs, return_exceptions=True))
+        checks = tuple(done)
         if needs_host and not host_is_up(self.host):
             return failed(self.name, ProbeStatus.HOST_DOWN, host_down_reason(self.host), checks)
+        if error is not None:  # the console-side checks could not be made
+            return failed(self.name, error.status, error.reason, checks)
         return ok(self.name, checks)
 
     async def close(self) -> None:

@@ -35,6 +35,7 @@ import os
 import subprocess
 import sys
 import threading
+import weakref
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -43,15 +44,27 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 """The directory that holds the ``core`` package the helper must run."""
 
 
+_INSTANCES: weakref.WeakSet[HelperProcess] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """No helper outlives the console (they would also end at their stdin's EOF)."""
+    for helper in list(_INSTANCES):
+        helper.close()
+
+
 class HelperError(Exception):
     """The helper could not start, died before answering, or stopped reading."""
 
 
 def _helper_env() -> dict[str, str]:
-    """The console's environment with this package's root first on ``PYTHONPATH``."""
+    """The console's environment; run from a checkout, with its root first on ``PYTHONPATH``
+    (an installed package is found where it was installed)."""
     env = dict(os.environ)
-    paths = [str(PACKAGE_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    env["PYTHONPATH"] = os.pathsep.join(paths)
+    if (PACKAGE_ROOT / "pyproject.toml").exists():
+        paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_ROOT), *paths])
     return env
 
 
@@ -85,7 +98,7 @@ class HelperProcess:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._running: _Running | None = None
-        atexit.register(self.close)
+        _INSTANCES.add(self)
 
     @property
     def pid(self) -> int | None:
@@ -137,13 +150,15 @@ class HelperProcess:
                 self._write(running, line)
             except OSError as exc:
                 running.pending.pop(ident, None)
-                error = HelperError(f"{self.name} does not take requests: "
-                                    f"{exc.strerror or type(exc).__name__}")
                 # given up on now, not when its reader notices: the next call starts another
-                running.dead = error
                 self._running = None
-                self._kill(running)
-                raise error from None
+                if isinstance(exc, BlockingIOError):  # alive but not reading: killed, and
+                    running.dead = HelperError(f"{self.name} stopped reading its requests")
+                    self._kill(running)  # its waiting callers are told why
+                    raise running.dead from None
+                # ending by itself (a broken pipe): its exit status says why, to its callers
+                raise HelperError(f"{self.name} does not take requests: "
+                                  f"{exc.strerror or type(exc).__name__}") from None
         future.add_done_callback(lambda _done: self._forget(running, ident))
         return future
 
@@ -213,7 +228,8 @@ class HelperProcess:
                 except (ValueError, AttributeError, KeyError, TypeError):
                     continue  # not an answer (a library printing): ignored
                 with self._lock:
-                    future = running.pending.pop(ident, None) if isinstance(ident, int) else None
+                    future = (running.pending.pop(ident, None)
+                              if type(ident) is int else None)  # (not a bool)
                 if future is not None:
                     _settle(future, answer)
         finally:

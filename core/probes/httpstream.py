@@ -36,7 +36,11 @@ class HttpStreamError(Exception):
     """The response is not HTTP/1.1 as this reader understands it, or it broke off."""
 
 
-class NoAnswer(HttpStreamError):
+class BrokeOff(HttpStreamError):
+    """The connection closed part-way through the response (the server went away)."""
+
+
+class NoAnswer(BrokeOff):
     """The connection closed before any answer came (a kept connection the server dropped)."""
 
 
@@ -125,7 +129,7 @@ async def read_head(reader: ByteReader) -> tuple[ResponseHead, bytes]:
         more = await reader.read(READ_SIZE)
         if not more:
             if data:
-                raise HttpStreamError("the connection closed before the response head ended")
+                raise BrokeOff("the connection closed before the response head ended")
             raise NoAnswer("the connection closed before the response head ended")
         data += more
 
@@ -240,7 +244,7 @@ async def body_pieces(
         data = await reader.read(READ_SIZE)
         if not data:
             if decoder is not None or left:
-                raise HttpStreamError("the connection closed in the middle of the response")
+                raise BrokeOff("the connection closed in the middle of the response")
             return
 
 

@@ -147,14 +147,15 @@ def prefetch(config: Config) -> None:
 
 
 def _take_prefetched(request: Request) -> concurrent.futures.Future[Any] | None:
+    """The prefetched answer to ``request`` if still fresh; stale ones are dropped, all of
+    them (a check nobody asks for must not hold its answer for the console's life)."""
+    now = time.monotonic()
+    for key, (sent, future) in list(_prefetched.items()):
+        if now - sent > PREFETCH_FRESH_SECONDS:
+            del _prefetched[key]
+            future.cancel()
     entry = _prefetched.pop(_key(request), None)
-    if entry is None:
-        return None
-    sent, future = entry
-    if time.monotonic() - sent > PREFETCH_FRESH_SECONDS:
-        future.cancel()
-        return None
-    return future
+    return None if entry is None else entry[1]
 
 
 async def _answer(request: Request, seconds: float) -> Request:
@@ -185,7 +186,8 @@ async def ask(request: Request) -> Request:
 
     Raises ProbeError: the worker's own (an S3 error, say), TIMEOUT, or
     ERROR when no worker can answer.  A worker that died is replaced and
-    the request asked once more, so killing it costs no error.
+    the request asked again (twice more if a prefetched answer was lost
+    with it), so killing it costs no error.
     """
     seconds = seconds_for(request) + WORKER_START_SECONDS
     try:

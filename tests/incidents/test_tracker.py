@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -388,7 +389,8 @@ def test_a_dormant_incident_is_replayed_for_a_query_a_write_or_a_partner(tmp_pat
     assert resolved in tracker.views
 
 
-@pytest.mark.parametrize("damage", ["resolved first", "eid twice", "note after", "torn end"])
+@pytest.mark.parametrize("damage", ["resolved first", "eid twice", "note after", "torn end",
+                                    "merged by hand"])
 def test_journals_not_plainly_resolved_are_replayed_at_start(tmp_path, clock, damage):
     store = JournalStore(tmp_path, "alice", clock=clock)
     detected = store.event("inc-1", "detected", rule="disk.full", host="web1", severity=1,
@@ -399,6 +401,9 @@ def test_journals_not_plainly_resolved_are_replayed_at_start(tmp_path, clock, da
         resolved["eid"] = detected["eid"]
     for event in order:
         store.append_event("inc-1", event)
+        if damage == "merged by hand" and event is detected:  # spaced, as an editor might
+            with (tmp_path / "inc-1" / "journal.jsonl").open("a") as fh:
+                fh.write(json.dumps(store.event("inc-1", "merged", into="inc-2")) + "\n")
     journal = tmp_path / "inc-1" / "journal.jsonl"
     if damage == "note after":
         store.append("inc-1", "note", text="written after the resolution")
@@ -414,3 +419,4 @@ def test_journals_not_plainly_resolved_are_replayed_at_start(tmp_path, clock, da
         assert "inc-1" in tracker.views
     assert full.incident is not None
     assert tracker.incident("inc-1").status is full.incident.status
+    assert tracker.incident("inc-1").merged_into == full.incident.merged_into

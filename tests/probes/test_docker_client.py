@@ -161,17 +161,27 @@ def test_a_quoted_id_is_sent_as_quoted_once() -> None:
     assert wire.startswith(b"GET /containers/web%2F1%20x/json HTTP/1.1\r\n")  # not %252F
 
 
-async def test_an_answer_that_breaks_off_is_the_same_error_for_requests_and_streams(
-    engine_at: StartEngine,
+BROKEN = {  # how the engine's answer goes wrong: (chunked answer, whole answer)
+    "breaks off": (b"40\r\nhalf a ", b"Content-Length: 100\r\n\r\n{\"Id\": \"ab"),
+    "malformed": (b"zz\r\nnot a chunk size\r\n",
+                  b"Transfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk size\r\n"),
+}
+
+
+@pytest.mark.parametrize("how", sorted(BROKEN))
+async def test_a_broken_answer_is_the_same_error_for_requests_and_streams(
+    engine_at: StartEngine, tmp_path: Path, how: str
 ) -> None:
+    chunked, whole = BROKEN[how]
+
     def answer(target: str, writer: asyncio.StreamWriter) -> None:
-        if "/logs" in target:  # chunked, and the connection closes mid-chunk
-            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n40\r\nhalf a ")
+        if "/logs" in target:
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked)
         elif target.endswith("/containers/c1/json"):
             writer.write(answer_bytes(b'{"Config": {"Tty": false}}'))
             return
-        else:  # says 100 bytes, sends 10
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"Id\": \"ab")
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\n" + whole)
         writer.close()
 
     _, client = await engine_at(answer)
@@ -180,6 +190,10 @@ async def test_an_answer_that_breaks_off_is_the_same_error_for_requests_and_stre
     with pytest.raises(ProbeError) as stream:
         async for _ in follow_container(client, "c1"):
             pass
-    for caught in (request.value, stream.value):  # the engine answered: it is reachable
-        assert caught.status is ProbeStatus.ERROR, caught.reason
-        assert caught.reason.startswith("unreadable answer from Docker: "), caught.reason
+    for caught in (request.value, stream.value):
+        if how == "breaks off":  # the engine went away: diagnosed like any lost engine
+            assert caught.status is ProbeStatus.UNREACHABLE, caught.reason
+            assert caught.reason.startswith("cannot talk to Docker at "), caught.reason
+        else:  # it answered, but not HTTP/1.1 as we read it
+            assert caught.status is ProbeStatus.ERROR, caught.reason
+            assert caught.reason.startswith("unreadable answer from Docker: "), caught.reason

@@ -42,16 +42,26 @@ def answer(req):
         sys.stderr.write("first line\\nboom: the last words\\n")
         sys.stderr.flush()
         os._exit(req["status"])
+    elif op == "hang up":  # closes its pipes, says why, and exits a moment later
+        os.close(0)
+        os.close(1)
+        sys.stderr.write("RuntimeError: the real reason\\n")
+        sys.stderr.flush()
+        time.sleep(1)
+        os._exit(3)
     elif op == "whoami":
         write({"id": req["id"], "pid": os.getpid(), "cwd": os.getcwd()})
     else:
         write({"id": req["id"], "echo": req.get("value")})
 
-for line in sys.stdin:
-    req = json.loads(line)
-    if req.get("op") == "stop reading":
-        time.sleep(30)
-    threading.Thread(target=answer, args=(req,), daemon=True).start()
+try:
+    for line in sys.stdin:
+        req = json.loads(line)
+        if req.get("op") == "stop reading":
+            time.sleep(30)
+        threading.Thread(target=answer, args=(req,), daemon=True).start()
+except OSError:  # "hang up" closed stdin under the reader: wait for it to exit
+    time.sleep(30)
 '''
 
 
@@ -148,7 +158,7 @@ async def test_a_helper_that_stops_reading_does_not_block_the_loop(
         helper.send({"op": "stop reading"})
         await asyncio.sleep(0.2)
         pad = "x" * 100_000  # more than a pipe holds: the write cannot complete
-        with pytest.raises(HelperError, match="does not take requests"):
+        with pytest.raises(HelperError, match="stopped reading its requests"):
             for _ in range(10):
                 await helper.call({"value": pad}, 5)
         assert ticks > 10  # the event loop went on meanwhile
@@ -229,3 +239,24 @@ async def test_a_late_answer_for_a_caller_that_left_keeps_the_reader_reading(
             await helper.call({"op": "sleep", "seconds": 0.2}, 0.19)
     await asyncio.sleep(0.3)  # the answers arrive for callers that gave up
     assert await helper.call({"value": "ok"}, 5) == {"echo": "ok"}
+
+
+async def test_callers_of_a_helper_that_hangs_up_learn_its_real_exit(
+    helper: HelperProcess,
+) -> None:
+    waiting = asyncio.create_task(helper.call({"op": "sleep", "seconds": 10}, 20))
+    await asyncio.sleep(0.2)
+    helper.send({"op": "hang up"})
+    await asyncio.sleep(0.3)  # its pipes are closed; it has not exited yet
+    with pytest.raises(HelperError, match="does not take requests"):
+        helper.send({"value": 1})
+    with pytest.raises(HelperError, match="exited with status 3: RuntimeError: the real reason"):
+        await waiting
+    assert await helper.call({"value": 2}, 5) == {"echo": 2}
+
+
+async def test_an_answer_id_that_is_not_an_integer_matches_nobody(
+    helper: HelperProcess,
+) -> None:
+    assert await helper.call({"value": "first"}, 5) == {"echo": "first"}  # id 1 is spent
+    assert await helper.call({"op": "junk"}, 5) == {"after": "junk"}  # "x" matched no one

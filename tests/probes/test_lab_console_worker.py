@@ -156,3 +156,22 @@ async def test_a_prefetched_check_stands_in_only_while_fresh(
     finally:
         workers._prefetched.clear()
         await asyncio.to_thread(s3.delete_object, Bucket=backup.bucket, Key=key)
+
+
+async def test_a_worker_that_cannot_run_fails_the_probes_not_the_sites(
+    web1: HostProbes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = HelperProcess("wr_no_such_worker_module", "the console-checks worker")
+    monkeypatch.setattr(workers, "CONSOLE_WORKER", broken)
+    monkeypatch.setattr(workers, "_prefetched", {})
+    try:
+        state = await web1.refresh(only=("backups", "endpoints", "certs"))
+    finally:
+        broken.close()
+    for result in (state.backups, state.endpoints, state.certs):
+        assert result is not None and result.status is ProbeStatus.ERROR, result
+        assert "the console-checks worker exited with status 1" in result.reason, result
+    assert state.endpoints is not None and state.endpoints.data is not None
+    assert all(check.side == "host" for check in state.endpoints.data)  # no "down" made up
+    assert state.certs is not None and state.certs.data is not None
+    assert all(cert.source.startswith("/") for cert in state.certs.data)  # files only

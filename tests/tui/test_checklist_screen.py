@@ -90,14 +90,19 @@ async def test_a_merge_stopped_half_way_says_what_took(tmp_path: Path) -> None:
         "container.exited", "alpha", "shop-web-1", 1, "web container exited",
         "container shop-web-1 exited (1)", services=("web",),
         evidence={"container": "shop-web-1"})], now=time.time())
-    [into] = [i.id for i in app.desk.incidents() if i.id != duplicate]
+    [asked] = [i.id for i in app.desk.incidents() if i.id != duplicate]
+    app.desk.tracker.observe([Finding(
+        "disk.full", "alpha", "/", 1, "disk full on alpha", "/ 97 % used",
+        evidence={"used_percent": 97.0})], now=time.time())
+    [into] = [i.id for i in app.desk.incidents() if i.id not in (duplicate, asked)]
+    app.desk.tracker.merge(asked, into=into)  # the id the operator types leads on to `into`
     app._open_checklist = duplicate
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         _block_journal(tmp_path, into)
         await pilot.press("m")
         await pilot.pause()
-        await pilot.press(*into, "enter")
+        await pilot.press(*asked, "enter")
         await pilot.pause()
         messages = [n.message for n in app._notifications]
         assert any(m.startswith(f"{duplicate} is merged into {into}, but {into}'s journal "

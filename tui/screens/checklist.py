@@ -505,15 +505,26 @@ class ChecklistScreen(Screen[None]):
         except (KeyError, ValueError) as exc:
             self.notify(f"cannot merge: {exc}", severity="error")
             return
-        except OSError as exc:  # the first write may have taken: say which
-            if tracker.incident(self.incident_id).is_open:
-                self.notify(f"cannot merge: {exc}", severity="error", timeout=15)
-            else:
-                self.notify(f"{self.incident_id} is merged into {into}, but {into}'s journal "
-                            f"could not record it: {exc}", severity="error", timeout=30)
-                self.app.pop_screen()
+        except OSError as exc:  # some writes may have taken: say which
+            self._merge_failed(into, exc)
             return
         self.notify(f"merged into {into}")
+        self.app.pop_screen()
+
+    def _merge_failed(self, asked: str, exc: OSError) -> None:
+        """Say how far a merge the disk stopped got (the target may be where ``asked`` led)."""
+        tracker = self.warroom.desk.tracker
+        incident = tracker.incident(self.incident_id)
+        if incident.is_open:
+            self.notify(f"cannot merge: {exc}", severity="error", timeout=15)
+            return
+        into = incident.merged_into or asked
+        if self.incident_id in tracker.view(into).merged_from:
+            self.notify(f"merged into {into}, but its severity could not be raised to "
+                        f"this incident's: {exc}", severity="error", timeout=30)
+        else:
+            self.notify(f"{self.incident_id} is merged into {into}, but {into}'s journal "
+                        f"could not record it: {exc}", severity="error", timeout=30)
         self.app.pop_screen()
 
     async def _report_form(self, resolve: bool) -> dict[str, str] | None:
