@@ -35,6 +35,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import weakref
 from collections import deque
 from pathlib import Path
@@ -90,7 +91,16 @@ class _Running:
 
 
 class HelperProcess:
-    """A helper process running ``python -m module``, started on demand."""
+    """A helper process running ``python -m module``, started on demand.
+
+    At most :attr:`max_starts` starts in any :attr:`start_window` seconds:
+    a helper that dies at once every time (a broken install, a request it
+    cannot survive) is not restarted in a loop that would eat a core;
+    calls fail with its last error until the window has room again.
+    """
+
+    max_starts = 4
+    start_window = 60.0
 
     def __init__(self, module: str, name: str = "") -> None:
         self.module = module
@@ -98,6 +108,8 @@ class HelperProcess:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._running: _Running | None = None
+        self._starts: deque[float] = deque()
+        self._last_error: HelperError | None = None
         _INSTANCES.add(self)
 
     @property
@@ -115,6 +127,15 @@ class HelperProcess:
         running = self._running
         if running is not None and running.dead is None:
             return running
+        now = time.monotonic()
+        while self._starts and now - self._starts[0] > self.start_window:
+            self._starts.popleft()
+        if len(self._starts) >= self.max_starts:
+            wait = self.start_window - (now - self._starts[0])
+            why = f" (last: {self._last_error})" if self._last_error else ""
+            raise HelperError(f"{self.name} keeps ending{why}; not restarted for "
+                              f"another {wait:.0f} s")
+        self._starts.append(now)
         try:
             process = subprocess.Popen(
                 [sys.executable, "-P", "-m", self.module],
@@ -123,7 +144,8 @@ class HelperProcess:
                 close_fds=True,
             )
         except OSError as exc:
-            raise HelperError(f"cannot start {self.name}: {exc.strerror or exc}") from None
+            self._last_error = HelperError(f"cannot start {self.name}: {exc.strerror or exc}")
+            raise self._last_error from None
         assert process.stdin is not None
         os.set_blocking(process.stdin.fileno(), False)
         running = self._running = _Running(process)
@@ -255,6 +277,7 @@ class HelperProcess:
         error = HelperError(f"{why}: {last}" if last else why)
         with self._lock:
             error = running.dead = running.dead or error  # (why it was given up on, if it was)
+            self._last_error = error
             owed = list(running.pending.values())
             running.pending.clear()
             if self._running is running:

@@ -70,6 +70,7 @@ def helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HelperPr
     (tmp_path / "wr_test_helper.py").write_text(HELPER)
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the helper inherits it
     process = HelperProcess("wr_test_helper", "the test helper")
+    process.max_starts = 100  # these tests end it on purpose, again and again
     yield process
     process.close()
 
@@ -260,3 +261,22 @@ async def test_an_answer_id_that_is_not_an_integer_matches_nobody(
 ) -> None:
     assert await helper.call({"value": "first"}, 5) == {"echo": "first"}  # id 1 is spent
     assert await helper.call({"op": "junk"}, 5) == {"after": "junk"}  # "x" matched no one
+
+
+async def test_a_helper_that_keeps_dying_is_not_restarted_in_a_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    helper = HelperProcess("wr_no_such_helper_module", "the missing helper")
+    helper.max_starts, helper.start_window = 3, 30.0
+    try:
+        for _ in range(3):
+            with pytest.raises(HelperError, match="exited with status 1"):
+                await helper.call({"value": 1}, 10)
+        spawned: list[object] = []
+        monkeypatch.setattr("subprocess.Popen", lambda *a, **k: spawned.append(a))
+        with pytest.raises(HelperError, match=r"keeps ending \(last: .*No module named .*\); "
+                                              r"not restarted for another \d+ s"):
+            await helper.call({"value": 1}, 10)
+        assert spawned == []
+    finally:
+        helper.close()
