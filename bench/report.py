@@ -465,6 +465,44 @@ def _idle(results: dict[str, Any], summary: list[str], lines: list[str]) -> None
 # -- the document ---------------------------------------------------------------------
 
 
+def _ms(value: float | None) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value * 1000:.0f} ms"
+
+
+def _history(results: dict[str, Any], summary: list[str], lines: list[str]) -> None:
+    history = results.get("history")
+    if not history or "medians" not in history:
+        return
+    m = history["medians"]
+    n = history["incidents"]
+    summary.append(f"| start-up's incident desk over {n} resolved incidents (empty: "
+                   f"{_ms(m['empty'])}; replaying them all: {_ms(m['replay'])}) "
+                   f"| {_ms(m['history'])} | | – | |")
+    lines += [
+        "## 6. Start-up over a long incident history",
+        "",
+        f"{n} resolved incidents of {history['events_per_incident']} events each "
+        f"({history['bytes'] / 2**20:.1f} MiB of journals), written by the real tracker "
+        "(`bench/history_child.py`, a fresh process). Timed "
+        f"{len(history['history'])} times each: the console's incident desk "
+        "(`IncidentDesk(config)`, built before the first screen) over an empty journal "
+        "directory and over that history, and the same desk replaying the whole history "
+        "(`incidents(include_resolved=True)`): what every start paid when resolved "
+        "incidents were replayed at start.",
+        "",
+        "| desk | median | min | max |",
+        "|---|---|---|---|",
+        *(f"| {label} | {_ms(m[key])} | {_ms(min(history[key]))} | {_ms(max(history[key]))} |"
+          for key, label in (("empty", "empty journal directory"),
+                             ("history", f"{n} resolved incidents"),
+                             ("replay", f"{n} resolved incidents, all replayed"))),
+        "",
+        f"Ratio, replaying them all ÷ start-up over them: "
+        f"**{_x(ratio(m['replay'], m['history']))}**.",
+        "",
+    ]
+
+
 def render(results: dict[str, Any]) -> str:
     machine = results.get("machine", {})
     summary: list[str] = [
@@ -477,6 +515,7 @@ def render(results: dict[str, Any]) -> str:
     _idle(results, summary, body)
     _ingest(results, summary, body)
     _byhand(results, body, app10)
+    _history(results, summary, body)
     total = results.get("total_seconds", math.nan)
     head = [
         "# warroom benchmarks",

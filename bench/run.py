@@ -10,7 +10,9 @@ Measures, in one run, with baselines measured in the same run:
 4. log pane ingest from a container printing as fast as it can;
 5. baselines: the runbooks' by-hand ``ssh host 'docker ps -a; docker stats
    --no-stream; df -h'`` (10 hosts, serially) and Glances (bench/.venv)
-   watching the same containers: its CPU and time to first screen.
+   watching the same containers: its CPU and time to first screen;
+6. start-up over a long incident history: the incident desk over 500
+   resolved incidents against an empty one, and what replaying them all costs.
 
 Prints the results and, after a full run, rewrites bench/RESULTS.md.
 Everything it starts (containers labelled ``warroom-bench=1``, tmux sessions
@@ -41,7 +43,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from bench import common, report
 from bench.common import ENGINES, ROOT, Resources, median
 
-SECTIONS = ("launch", "byhand", "kill", "ingest", "idle")
+SECTIONS = ("launch", "byhand", "kill", "ingest", "idle", "history")
 FIREHOSE_LINE = "2026-11-22T15:00:00Z INFO firehose request handled in 3ms path=/api/orders"
 IDLE_CMD = ["sh", "-c", "while :; do sleep 30; done"]
 GLANCES_CONF = """[global]
@@ -215,6 +217,19 @@ def section_kill(bench: Bench) -> dict[str, Any]:
             f"over {len(shown)} kills")
     if result.get("error"):
         log(f"kill: {result['error']}")
+    return result
+
+
+# -- 6. history --------------------------------------------------------------------
+
+
+def section_history(bench: Bench) -> dict[str, Any]:
+    log("history: the incident desk over 500 resolved incidents, against an empty one")
+    result = bench.child("history_child", "--incidents", "500", timeout=600)
+    if "medians" in result:
+        m = result["medians"]
+        log(f"history: desk {m['history'] * 1000:.0f} ms (empty {m['empty'] * 1000:.0f} ms, "
+            f"replaying it all {m['replay'] * 1000:.0f} ms)")
     return result
 
 
@@ -509,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
         bench.results["machine"] = common.machine_info()
         bench.results["lab_down"] = down
         runners = {"launch": section_launch, "byhand": section_byhand, "kill": section_kill,
+                   "history": section_history,
                    "ingest": section_ingest, "idle": section_idle}
         for name in SECTIONS:
             if name in args.sections:
