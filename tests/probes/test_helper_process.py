@@ -47,7 +47,7 @@ def answer(req):
         os.close(1)
         sys.stderr.write("RuntimeError: the real reason\\n")
         sys.stderr.flush()
-        time.sleep(1)
+        time.sleep(3)
         os._exit(3)
     elif op == "whoami":
         write({"id": req["id"], "pid": os.getpid(), "cwd": os.getcwd()})
@@ -248,9 +248,15 @@ async def test_callers_of_a_helper_that_hangs_up_learn_its_real_exit(
     waiting = asyncio.create_task(helper.call({"op": "sleep", "seconds": 10}, 20))
     await asyncio.sleep(0.2)
     helper.send({"op": "hang up"})
-    await asyncio.sleep(0.3)  # its pipes are closed; it has not exited yet
-    with pytest.raises(HelperError, match="does not take requests"):
-        helper.send({"value": 1})
+    refused = None
+    deadline = time.monotonic() + 2.5  # its pipes close at once; it exits 3 s later
+    while refused is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+        try:
+            helper.send({"value": 1})
+        except HelperError as exc:
+            refused = exc
+    assert refused is not None and "does not take requests" in str(refused)
     with pytest.raises(HelperError, match="exited with status 3: RuntimeError: the real reason"):
         await waiting
     assert await helper.call({"value": 2}, 5) == {"echo": 2}
