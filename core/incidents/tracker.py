@@ -62,10 +62,8 @@ class IncidentTracker:
         and noted in :attr:`unreadable`.
         """
         for incident_id in self._incident_ids():
-            try:
-                data = self.store.read_bytes(incident_id)
-            except OSError as exc:
-                self.unreadable[incident_id] = exc.strerror or str(exc)
+            data = self._read_bytes(incident_id)
+            if data is None:
                 continue
             if J.plainly_resolved(data):
                 self._dormant.add(incident_id)
@@ -82,15 +80,20 @@ class IncidentTracker:
         self.root_error = ""
         return incident_ids
 
-    def _read(self, incident_id: str) -> list[Event] | None:
-        """The incident's events; None (and why, in :attr:`unreadable`) if it cannot be read."""
+    def _read_bytes(self, incident_id: str) -> bytes | None:
+        """The incident's journal; None (and why, in :attr:`unreadable`) if it cannot be read."""
         try:
-            events = self.store.read(incident_id)
+            data = self.store.read_bytes(incident_id)
         except OSError as exc:
             self.unreadable[incident_id] = exc.strerror or str(exc)
             return None
         self.unreadable.pop(incident_id, None)
-        return events
+        return data
+
+    def _read(self, incident_id: str) -> list[Event] | None:
+        """The incident's events; None (and why, in :attr:`unreadable`) if it cannot be read."""
+        data = self._read_bytes(incident_id)
+        return None if data is None else J.parse_lines(data)[0]
 
     def _reload(self, incident_id: str) -> None:
         events = self._read(incident_id)

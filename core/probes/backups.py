@@ -20,7 +20,6 @@ from typing import Any
 from core.config import BackupConfig
 from core.probes.base import ProbeError, failed, ok
 from core.probes.libraries import if_loaded
-from core.probes.shared import CONSOLE_CHECKS
 from core.probes.workers import CHECK_SECONDS, ask, s3_request
 from core.state import BackupState, ProbeResult, ProbeStatus
 
@@ -82,6 +81,13 @@ def describe_s3_error(exc: BaseException, where: str) -> ProbeError:
     return ProbeError(ProbeStatus.ERROR, str(exc) or type(exc).__name__)
 
 
+def _listed(answer: dict[str, Any]) -> list[Listed]:
+    """The worker's listing as boto3 gives it (``LastModified`` a datetime)."""
+    return [{"Key": key, "Size": size,
+             "LastModified": datetime.datetime.fromtimestamp(at, datetime.UTC)}
+            for key, size, at in answer["objects"]]
+
+
 class BackupsProbe:
     """Freshness and size of the newest backup object, seen from the console."""
 
@@ -91,35 +97,19 @@ class BackupsProbe:
         self.config = config
         self.timeout = timeout
 
-    @property
-    def where(self) -> str:
-        """``s3://bucket/prefix at endpoint`` for messages."""
-        return f"s3://{self.config.bucket}/{self.config.prefix} at {self.config.endpoint_url}"
-
-    def _listing_key(self) -> tuple[Any, ...]:
-        """What makes two hosts' listings the same one (bucket, prefix, where, whose)."""
-        c = self.config
-        return ("s3", c.endpoint_url, c.region, c.bucket, c.prefix,
-                c.access_key_env, c.secret_key_env, self.timeout)
-
     async def list_objects(self) -> list[dict[str, Any]]:
         """Every object under the prefix (``Key``, ``Size``, ``LastModified``), listed by
         the console-checks worker; ProbeError if it cannot be listed."""
-        answer = await ask(s3_request(self.config, self.timeout))
-        return [{"Key": key, "Size": size,
-                 "LastModified": datetime.datetime.fromtimestamp(at, datetime.UTC)}
-                for key, size, at in answer["objects"]]
+        return await ask(s3_request(self.config, self.timeout), _listed)
 
     async def collect(self) -> ProbeResult[BackupState]:
         """List the prefix and summarise the newest backup; never raises."""
         try:
-            objects = await CONSOLE_CHECKS.run(self._listing_key(), self.list_objects)
+            objects = await self.list_objects()
         except asyncio.CancelledError:
             raise
         except ProbeError as exc:
             return failed(self.name, exc.status, exc.reason)
-        except (KeyError, TypeError, ValueError) as exc:  # an answer of the wrong shape
-            return failed(self.name, ProbeStatus.ERROR, f"bad listing from the worker: {exc}")
         return ok(self.name, backup_state(self.config.bucket, self.config.prefix, objects))
 
     async def close(self) -> None:

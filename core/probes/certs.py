@@ -29,6 +29,7 @@ import shlex
 import ssl
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -36,7 +37,6 @@ from cryptography.x509.oid import NameOID
 from core.config import TlsEndpointConfig
 from core.hosts.base import Host
 from core.probes.base import (
-    ProbeError,
     command_failure,
     failed,
     host_down_reason,
@@ -44,7 +44,6 @@ from core.probes.base import (
     ok,
     settled,
 )
-from core.probes.shared import CONSOLE_CHECKS
 from core.probes.workers import CHECK_SECONDS, ask, tls_request
 from core.state import CertInfo, ProbeResult, ProbeStatus
 from core.timeouts import wait_for
@@ -240,14 +239,14 @@ async def tls_from_console(entry: TlsEndpointConfig, timeout: float = CHECK_SECO
     own and fails the probe (it must not read as an unreachable, expired
     certificate).
     """
-    answer = await ask(tls_request(entry, timeout))
-    try:
-        fields = dict(answer["cert"])
-        fields["names"] = tuple(fields.get("names") or ())
-        return CertInfo(**fields)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ProbeError(ProbeStatus.ERROR, f"bad answer from the console-checks worker: "
-                                            f"{exc}") from None
+    return await ask(tls_request(entry, timeout), _cert)
+
+
+def _cert(answer: dict[str, Any]) -> CertInfo:
+    """The worker's answer to a TLS request as CertInfo."""
+    fields = dict(answer["cert"])
+    fields["names"] = tuple(fields.get("names") or ())
+    return CertInfo(**fields)
 
 
 def glob_quote(pattern: str) -> str:
@@ -321,11 +320,9 @@ class CertsProbe:
         link is down; then the result is HOST_DOWN (if files are configured)
         and its data holds the TLS results only.
         """
-        handshakes = asyncio.gather(*(
-            CONSOLE_CHECKS.run(("tls", entry, self.timeout),
-                               functools.partial(tls_from_console, entry, self.timeout))
-            for entry in self.tls
-        ), return_exceptions=True)
+        handshakes = asyncio.gather(
+            *(tls_from_console(entry, self.timeout) for entry in self.tls),
+            return_exceptions=True)
         if not self.files:
             seen, error = settled(await handshakes)
         elif not host_is_up(self.host):

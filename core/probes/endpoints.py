@@ -19,21 +19,18 @@ import math
 import shlex
 import time
 from collections.abc import Sequence
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from core.config import EndpointConfig
 from core.hosts.base import Host
 from core.probes.base import (
     SEPARATOR,
-    ProbeError,
     failed,
     host_down_reason,
     host_is_up,
     ok,
     settled,
 )
-from core.probes.shared import CONSOLE_CHECKS
 from core.probes.workers import ask, http_request
 from core.state import EndpointCheck, ProbeResult, ProbeStatus
 
@@ -231,12 +228,7 @@ async def check_from_console(config: EndpointConfig) -> EndpointCheck:
     ProbeError here is the worker's own: it fails the probe, never makes an
     endpoint look down.
     """
-    answer = await ask(http_request(config))
-    try:
-        return EndpointCheck(**answer["check"])
-    except (KeyError, TypeError) as exc:
-        raise ProbeError(ProbeStatus.ERROR, f"bad answer from the console-checks worker: "
-                                            f"{exc}") from None
+    return await ask(http_request(config), lambda answer: EndpointCheck(**answer["check"]))
 
 
 class EndpointsProbe:
@@ -259,8 +251,7 @@ class EndpointsProbe:
         needs_host = False
         for endpoint in self.endpoints:
             if endpoint.side in ("console", "both"):
-                jobs.append(CONSOLE_CHECKS.run(
-                    ("http", endpoint), partial(check_from_console, endpoint)))
+                jobs.append(check_from_console(endpoint))
             if endpoint.side in ("host", "both"):
                 needs_host = True
                 jobs.append(check_host(self.host, endpoint))

@@ -160,7 +160,7 @@ class HelperProcess:
         """Send ``request`` (a JSON object); the future gets the helper's answer.
 
         Raises HelperError if no helper can be started or it does not take
-        the request (it is then killed).
+        the request (one that stopped reading is killed).
         """
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         with self._lock:
@@ -186,11 +186,15 @@ class HelperProcess:
 
     async def call(self, request: dict[str, Any], timeout: float) -> Any:
         """The helper's answer to ``request``; HelperError, or TimeoutError after ``timeout``."""
+        return await self.wait(self.send(request), timeout)
+
+    @staticmethod
+    async def wait(future: concurrent.futures.Future[Any], timeout: float) -> Any:
+        """The answer ``future`` (from :meth:`send`) gets; HelperError, or TimeoutError."""
         import asyncio  # here: the console imports this module before anything else
 
         from core.timeouts import wait_for
 
-        future = self.send(request)
         try:
             return await wait_for(asyncio.wrap_future(future), timeout)
         finally:

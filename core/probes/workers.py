@@ -11,7 +11,9 @@ later, instead of being asked for only then.
 
 The requests are built here (:func:`s3_request`, :func:`http_request`,
 :func:`tls_request`) for the probes and the prefetch alike, so that a
-prefetched answer is found by the probe that asks the same question.
+prefetched answer is found by the probe that asks the same question, and
+hosts that ask the same question at once share one answer
+(:data:`~core.probes.shared.CONSOLE_CHECKS`, keyed by the request).
 
 This module imports nothing heavy (not even asyncio): the command line
 imports it first.
@@ -22,10 +24,12 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from core.config import BackupConfig, Config, EndpointConfig, TlsEndpointConfig
 from core.probes.base import ProbeError
@@ -45,22 +49,14 @@ PREFETCH_FRESH_SECONDS = 5.0
 """How long after it was asked for a prefetched answer may stand in for a new check."""
 
 Request = dict[str, Any]
+T = TypeVar("T")
 
 _prefetched: dict[str, tuple[float, concurrent.futures.Future[Any]]] = {}
 
 
-def needs_worker(config: Config) -> bool:
-    """Whether some host has a check made from the console's side."""
-    return any(
-        host.backup is not None or host.tls
-        or any(e.side in ("console", "both") for e in host.endpoints)
-        for host in config.hosts
-    )
-
-
 def start_for(config: Config) -> None:
     """Start the worker now if ``config`` will need it (a failure shows at the first check)."""
-    if needs_worker(config):
+    if config_requests(config):
         with contextlib.suppress(HelperError):  # each check that needs it says why
             CONSOLE_WORKER.start()
 
@@ -160,18 +156,10 @@ def _take_prefetched(request: Request) -> concurrent.futures.Future[Any] | None:
 
 async def _answer(request: Request, seconds: float) -> Request:
     """The worker's answer, prefetched or asked now; one retry when the worker died."""
-    import asyncio
-
-    from core.timeouts import wait_for
-
     early = _take_prefetched(request)
     if early is not None:
-        try:
-            return dict(await wait_for(asyncio.wrap_future(early), seconds))
-        except HelperError:
-            pass  # asked again below, of a new worker
-        finally:
-            early.cancel()
+        with contextlib.suppress(HelperError):  # (else asked again below, of a new worker)
+            return dict(await CONSOLE_WORKER.wait(early, seconds))
     for attempt in (1, 2):
         try:
             return dict(await CONSOLE_WORKER.call(request, seconds))
@@ -181,14 +169,22 @@ async def _answer(request: Request, seconds: float) -> Request:
     raise AssertionError("unreachable")
 
 
-async def ask(request: Request) -> Request:
-    """The worker's answer to ``request`` (built by one of the ``*_request`` functions).
+async def ask(request: Request, build: Callable[[Request], T]) -> T:
+    """``build`` of the worker's answer to ``request`` (made by one of the
+    ``*_request`` functions); callers asking the same at once share one.
 
-    Raises ProbeError: the worker's own (an S3 error, say), TIMEOUT, or
-    ERROR when no worker can answer.  A worker that died is replaced and
-    the request asked again (twice more if a prefetched answer was lost
-    with it), so killing it costs no error.
+    Raises ProbeError: the worker's own (an S3 error, say), TIMEOUT, ERROR
+    when no worker can answer, or ERROR when ``build`` finds the answer
+    of the wrong shape.  A worker that died is replaced and the request
+    asked again (twice more if a prefetched answer was lost with it), so
+    killing it costs no error.
     """
+    from core.probes.shared import CONSOLE_CHECKS  # (imports asyncio: not at the top)
+
+    return await CONSOLE_CHECKS.run(_key(request), functools.partial(_ask, request, build))
+
+
+async def _ask(request: Request, build: Callable[[Request], T]) -> T:
     seconds = seconds_for(request) + WORKER_START_SECONDS
     try:
         answer = await _answer(request, seconds)
@@ -202,4 +198,8 @@ async def ask(request: Request) -> Request:
         except ValueError:
             status = ProbeStatus.ERROR
         raise ProbeError(status, str(error.get("reason", "")))
-    return answer
+    try:
+        return build(answer)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProbeError(ProbeStatus.ERROR, f"bad answer from the console-checks worker: "
+                                            f"{exc}") from None

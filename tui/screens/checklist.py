@@ -549,21 +549,22 @@ class ChecklistScreen(Screen[None]):
         fields = await self._report_form(resolve=True)
         if fields is None:
             return
-        failed = {
-            "fields": "cannot save the report fields ({}): not resolved",
-            "resolve": "report fields saved, but cannot resolve: {}",
-            "report": (f"resolved, but cannot write the report ({{}}): "
-                       f"`warroom report {self.incident_id}` writes it again"),
-        }
-        stage = "fields"
-        try:
-            desk.tracker.set_report_fields(self.incident_id, **fields)
-            stage = "resolve"
-            desk.tracker.resolve(self.incident_id)
-            stage = "report"
-            path = desk.write_report(self.incident_id)
-        except OSError as exc:  # say how far it got: each write that took stays
-            self.notify(failed[stage].format(exc), severity="error", timeout=30)
+        written: list[object] = []
+        writes: tuple[tuple[str, Callable[[], object]], ...] = (
+            ("cannot save the report fields ({}): not resolved",
+             lambda: desk.tracker.set_report_fields(self.incident_id, **fields)),
+            ("report fields saved, but cannot resolve: {}",
+             lambda: desk.tracker.resolve(self.incident_id)),
+            (f"resolved, but cannot write the report ({{}}): "
+             f"`warroom report {self.incident_id}` writes it again",
+             lambda: written.append(desk.write_report(self.incident_id))),
+        )
+        for failure, write in writes:  # each write that took stays: say how far it got
+            try:
+                write()
+            except OSError as exc:
+                self.notify(failure.format(exc), severity="error", timeout=30)
+                break
         else:
-            self.notify(f"resolved; report written to {path}")
+            self.notify(f"resolved; report written to {written[0]}")
         self.show()
