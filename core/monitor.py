@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 from core.config import Config
 from core.hosts import Fleet, Host, LinkEvent, LinkState
-from core.probes import libraries, workers
+from core.probes import workers
 from core.probes.collect import PROBE_FIELDS, HostProbes
 from core.state import HostState, ProbeStatus
 from core.timeouts import wait_for
@@ -72,15 +72,13 @@ class Monitor:
 
         A console calls this first and :meth:`start` once its screen is up:
         the SSH handshakes run while the screen is built, and the probes'
-        work does not hold back the first paint.  Meanwhile psycopg (if
-        some host has PostgreSQL) is imported in a worker thread, and the
-        console-checks worker process starts.
+        work does not hold back the first paint.  Meanwhile the
+        console-checks worker process starts (and imports psycopg if some
+        host has PostgreSQL).
         """
         if self.probes or self._closed:
             return
         workers.start_for(self.config)
-        if any(host.postgres is not None for host in self.config.hosts):
-            libraries.start_loading()
         for host in self.fleet:
             host_config = self.config.host(host.name)
             self.probes[host.name] = probes = HostProbes(host, host_config)

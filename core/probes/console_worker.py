@@ -11,12 +11,17 @@ writes one JSON answer per line on stdout, with the request's ``id``:
   (httpx): ``{"check": {EndpointCheck fields}}``;
 * ``{"op": "tls", "entry": {TlsEndpointConfig fields}, "timeout"}`` is a
   TLS handshake: ``{"cert": {CertInfo fields}}``;
+* ``{"op": "pg", "session", ...}`` queries PostgreSQL through an SSH tunnel's
+  local end on the session's kept connection, and ``{"op": "pg-close",
+  "session"}`` closes it (:mod:`core.probes.pg_session`);
+* ``{"op": "load", "module": "psycopg"}`` imports psycopg ahead of the first
+  ``pg`` request: ``{"loaded": module}``;
 * a failure is ``{"error": {"status": ProbeStatus value, "reason": ...}}``.
 
 Requests are answered concurrently, in the order they finish.  boto3,
-httpx and the system trust store load here, not in the console: that is
-about 0.4 s of CPU the console's one interpreter no longer spends while it
-builds its screen.  The worker inherits the console's environment (boto3's
+httpx, psycopg and the system trust store load here, not in the console:
+that is about 0.6 s of CPU the console's one interpreter no longer spends
+while it builds its screen.  The worker inherits the console's environment (boto3's
 usual credential chain still works) and exits as soon as stdin closes.
 """
 
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import importlib
 import json
 import os
 import sys
@@ -35,9 +41,13 @@ from core.probes.backups import describe_s3_error
 from core.probes.base import ProbeError
 from core.probes.certs import check_tls, default_tls_context
 from core.probes.endpoints import check_console
+from core.probes.pg_session import PgSessions
 from core.state import ProbeStatus
 
 Answer = dict[str, Any]
+
+LOADABLE = ("psycopg",)
+"""What a ``load`` request may import."""
 
 
 class Lister:
@@ -119,12 +129,24 @@ async def tls_answer(request: dict[str, Any]) -> Answer:
     return {"cert": dataclasses.asdict(cert)}
 
 
+async def load_answer(request: dict[str, Any]) -> Answer:
+    module = request.get("module")
+    if module not in LOADABLE:
+        raise ProbeError(ProbeStatus.ERROR, f"the console-checks worker loads no {module!r}")
+    try:
+        await asyncio.to_thread(importlib.import_module, str(module))
+    except ImportError as exc:
+        raise ProbeError(ProbeStatus.ERROR, f"cannot load {module}: {exc}") from None
+    return {"loaded": module}
+
+
 class Worker:
     """Answers each request line as its own task."""
 
     def __init__(self) -> None:
         self.lister = Lister()
         self.http = HttpChecks()
+        self.pg = PgSessions()
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def handle(self, line: bytes) -> None:
@@ -141,6 +163,12 @@ class Worker:
                 answer = await self.http.answer(request)
             elif op == "tls":
                 answer = await tls_answer(request)
+            elif op == "pg":
+                answer = await self.pg.answer(request)
+            elif op == "pg-close":
+                answer = await self.pg.close(str(request["session"]))
+            elif op == "load":
+                answer = await load_answer(request)
             else:
                 raise ProbeError(ProbeStatus.ERROR, f"the console-checks worker has no {op!r}")
         except ProbeError as exc:

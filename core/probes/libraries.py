@@ -1,12 +1,12 @@
-"""Third-party libraries only some probes need, imported off the event loop.
+"""Third-party libraries the console needs only now and then, imported off the event loop.
 
-psycopg takes about 0.15 s to import (more on a slow machine), and nothing
-before the first PostgreSQL query needs it, so the modules that use it
-import it inside the functions that do, after :func:`loaded`, and
-:func:`start_loading` imports it in a worker thread while the console
-builds its screen and the SSH handshakes run (see ``Monitor.connect``).
-The console-side checks' libraries (boto3, httpx) load in the
-console-checks worker process instead (:mod:`core.probes.workers`).
+psycopg takes about 0.15 s to import (more on a slow machine).  The
+PostgreSQL probe runs it in the console-checks worker
+(:mod:`core.probes.pg_session`); in the console itself only a runbook's SQL
+step needs it, so that code imports it inside the function that does, after
+:func:`loaded` (which imports it in a worker thread the first time).  The
+console-side checks' libraries (boto3, httpx) load in the worker too
+(:mod:`core.probes.workers`).
 """
 
 from __future__ import annotations

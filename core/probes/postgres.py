@@ -3,8 +3,11 @@
 The server is reached the way production reaches it: through the host's SSH
 tunnel (:meth:`Host.forward_tcp`), with psycopg's async connection, an
 explicit connect timeout, ``application_name='warroom'`` and a read-only,
-time-limited session.  One connection is kept open between collects and
-reopened when it breaks (e.g. after the SSH link came back).
+time-limited session.  psycopg runs in the console-checks worker
+(:mod:`core.probes.pg_session`), which connects to the tunnel's local end:
+the console opens the tunnel, sends the query's settings, and builds the
+state from the rows.  One connection per probe is kept open between
+collects and reopened when it breaks (e.g. after the SSH link came back).
 
 Counts cover client backends only and **exclude warroom's own connection**,
 so they show what the applications are doing; ``max_connections`` is the
@@ -16,11 +19,11 @@ backend has been in that state (e.g. idle in transaction).
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import itertools
 import math
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.config import PostgresConfig
 from core.hosts.base import Host
@@ -33,12 +36,8 @@ from core.probes.base import (
     host_is_up,
     ok,
 )
-from core.probes.libraries import if_loaded, loaded
+from core.probes.libraries import if_loaded
 from core.state import PgBackend, PgState, ProbeResult, ProbeStatus
-from core.timeouts import wait_for
-
-if TYPE_CHECKING:
-    import psycopg
 
 APPLICATION_NAME = "warroom"
 LONGEST = 5
@@ -66,6 +65,9 @@ SELECT current_setting('max_connections')::int,
        current_setting('server_version'),
        pg_backend_pid()
 """
+
+SIGNALS = ("pg_cancel_backend", "pg_terminate_backend")
+"""The backend signals a console may send (``SELECT fn(pid)``)."""
 
 SIZES_SQL = """
 SELECT datname,
@@ -158,13 +160,15 @@ class PostgresProbe:
     """Connections and queries of one PostgreSQL server, seen through a host's tunnel."""
 
     name = "postgres"
+    _sessions = itertools.count(1)
 
     def __init__(self, host: Host, config: PostgresConfig, statement_timeout: float = 5.0):
         self.host = host
         self.config = config
         self.statement_timeout = statement_timeout
-        self._conn: psycopg.AsyncConnection[Any] | None = None
-        self._own_pid: int | None = None
+        self.session = f"{host.name}#{next(self._sessions)}"
+        """The worker's name for this probe's kept connection."""
+        self._asked = False
         self._sizes: dict[str, int] = {}
         self._sizes_at = 0.0
         self._lock = asyncio.Lock()
@@ -185,90 +189,37 @@ class PostgresProbe:
             )
         return value
 
-    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+    async def _request(self, **extra: Any) -> dict[str, Any]:
+        """The worker request for this probe's server, through a tunnel opened now."""
+        from core.probes import workers
+
         if not host_is_up(self.host):
             raise ProbeError(ProbeStatus.HOST_DOWN, host_down_reason(self.host))
         password = self._password()
-        import psycopg  # loaded: only _query connects
-
-        forward = await self.host.forward_tcp(self.config.host, self.config.port)
-        timeout = self.config.connect_timeout
-        kwargs: dict[str, Any] = {
-            "host": forward.host,
-            "port": forward.port,
-            "dbname": self.config.database,
-            "user": self.config.user,
-            "connect_timeout": max(2, math.ceil(timeout)),
-            "application_name": APPLICATION_NAME,
-            "autocommit": True,
-            "options": (
-                "-c default_transaction_read_only=on "
-                f"-c statement_timeout={int(self.statement_timeout * 1000)}"
-            ),
-        }
-        if password is not None:
-            kwargs["password"] = password
         try:
-            conn = await wait_for(
-                psycopg.AsyncConnection.connect(**kwargs), max(2, timeout) + 2
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
+            forward = await self.host.forward_tcp(self.config.host, self.config.port)
+        except (OSError, ConnectionError) as exc:
             raise describe_pg_error(exc, self.where) from None
-        return conn
+        self._asked = True
+        return workers.pg_request(
+            self.session, forward.host, forward.port, self.config,
+            password=password, statement_timeout=self.statement_timeout,
+            where=self.where, **extra)
 
-    async def _connection(self) -> psycopg.AsyncConnection[Any]:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            await self._drop()
-            self._conn = await self._connect()
-        return self._conn
+    async def _ask(self, build: Any, **extra: Any) -> Any:
+        from core.probes import workers
 
-    async def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):  # a broken link: nothing more to do
-                await wait_for(conn.close(), 2)
-
-    async def _query(self, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
-        """Run one query, reconnecting once if the kept connection broke."""
-        await loaded("psycopg")
-        import psycopg
-
-        for attempt in (1, 2):
-            conn = await self._connection()
-            try:
-                async with conn.cursor() as cur:
-                    await cur.execute(sql, params)
-                    return list(await cur.fetchall())
-            except psycopg.errors.QueryCanceled:
-                raise ProbeError(
-                    ProbeStatus.TIMEOUT,
-                    f"query took longer than {self.statement_timeout:g} s on {self.where}",
-                ) from None
-            except psycopg.OperationalError as exc:
-                await self._drop()
-                if attempt == 2 or not host_is_up(self.host):
-                    raise describe_pg_error(exc, self.where) from None
-            except psycopg.Error as exc:
-                raise describe_pg_error(exc, self.where) from None
-        raise AssertionError("unreachable")
+        return await workers.ask(await self._request(**extra), build)
 
     async def collect(self) -> ProbeResult[PgState]:
         """Connections by state/database/user, long and blocked queries; never raises."""
         if not host_is_up(self.host):
-            await self._drop()
             return host_down(self.name, self.host)
         try:
             async with self._lock:
-                settings = await self._query(SETTINGS_SQL)
-                max_connections, version, own_pid = settings[0]
-                self._own_pid = int(own_pid)
-                rows = await self._query(ACTIVITY_SQL, {"limit": QUERY_TEXT_LIMIT})
-                if time.monotonic() - self._sizes_at > SIZES_MAX_AGE or not self._sizes:
-                    sizes = await self._query(SIZES_SQL)
-                    self._sizes = {str(n): int(s) for n, s in sizes if s is not None}
-                    self._sizes_at = time.monotonic()
+                want_sizes = (time.monotonic() - self._sizes_at > SIZES_MAX_AGE
+                              or not self._sizes)
+                answer = await self._ask(lambda a: _pg_answer(a["pg"]), sizes=want_sizes)
         except asyncio.CancelledError:
             raise
         except ProbeError as exc:
@@ -276,24 +227,48 @@ class PostgresProbe:
         except Exception as exc:
             error = describe_pg_error(exc, self.where)
             return failed(self.name, error.status, error.reason)
-        backends = [backend_from_row(r) for r in rows]
-        state = summarise(backends, int(max_connections), self._own_pid, dict(self._sizes), version)
+        max_connections, version, own_pid, backends, sizes = answer
+        if sizes is not None:
+            self._sizes = sizes
+            self._sizes_at = time.monotonic()
+        state = summarise(backends, max_connections, own_pid, dict(self._sizes), version)
         return ok(self.name, state)
 
     async def _signal(self, function: str, pid: int) -> int:
-        rows = await self._query(f"SELECT {function}(%(pid)s)", {"pid": int(pid)})
-        return 0 if rows and rows[0][0] else 1
+        async with self._lock:
+            signalled = await self._ask(lambda a: bool(a["signalled"]),
+                                        signal={"function": function, "pid": int(pid)})
+        return 0 if signalled else 1
 
     async def cancel_backend(self, pid: int) -> int:
-        """``pg_cancel_backend(pid)``: 0 if the backend was signalled, 1 if not (no such pid)."""
-        async with self._lock:
-            return await self._signal("pg_cancel_backend", pid)
+        """``pg_cancel_backend(pid)``: 0 if the backend was signalled, 1 if not (no such pid).
+
+        Raises ProbeError when the server cannot be asked."""
+        return await self._signal("pg_cancel_backend", pid)
 
     async def terminate_backend(self, pid: int) -> int:
         """``pg_terminate_backend(pid)``: 0 if the backend was signalled, 1 if not."""
-        async with self._lock:
-            return await self._signal("pg_terminate_backend", pid)
+        return await self._signal("pg_terminate_backend", pid)
 
     async def close(self) -> None:
-        """Close the kept connection."""
-        await self._drop()
+        """Have the worker close this probe's kept connection (if it ever opened one)."""
+        if not self._asked:
+            return
+        self._asked = False
+        from core.probes import workers
+
+        workers.forget_pg_session(self.session)
+
+
+def _pg_answer(
+    answer: dict[str, Any],
+) -> tuple[int, str, int, list[PgBackend], dict[str, int] | None]:
+    """The worker's ``pg`` answer as max_connections, version, own pid, backends, sizes."""
+    sizes = answer["sizes"]
+    return (
+        int(answer["max_connections"]),
+        str(answer["version"]),
+        int(answer["own_pid"]),
+        [backend_from_row(tuple(row)) for row in answer["activity"]],
+        None if sizes is None else {str(n): int(s) for n, s in sizes},
+    )

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from core.config import BackupConfig, Config, EndpointConfig, TlsEndpointConfig
+from core.config import BackupConfig, Config, EndpointConfig, PostgresConfig, TlsEndpointConfig
 from core.probes.base import ProbeError
 from core.probes.helper_process import HelperError, HelperProcess
 from core.state import ProbeStatus
@@ -55,10 +55,25 @@ _prefetched: dict[str, tuple[float, concurrent.futures.Future[Any]]] = {}
 
 
 def start_for(config: Config) -> None:
-    """Start the worker now if ``config`` will need it (a failure shows at the first check)."""
-    if config_requests(config):
-        with contextlib.suppress(HelperError):  # each check that needs it says why
-            CONSOLE_WORKER.start()
+    """Start the worker now if ``config`` will need it (a failure shows at the first check),
+    and have it import psycopg if some host has PostgreSQL."""
+    if not config_requests(config) and not _has_postgres(config):
+        return
+    with contextlib.suppress(HelperError):  # each check that needs it says why
+        CONSOLE_WORKER.start()
+        _load_libraries(config)
+
+
+def _has_postgres(config: Config) -> bool:
+    return any(host.postgres is not None for host in config.hosts)
+
+
+def _load_libraries(config: Config) -> None:
+    """Have the worker import psycopg now if ``config`` will query PostgreSQL (HelperError
+    if no worker runs)."""
+    if _has_postgres(config):
+        CONSOLE_WORKER.send({"op": "load", "module": "psycopg"}).add_done_callback(
+            _ignore_answer)
 
 
 # -- requests ------------------------------------------------------------------------
@@ -98,8 +113,41 @@ def tls_request(entry: TlsEndpointConfig, timeout: float = CHECK_SECONDS) -> Req
     return {"op": "tls", "entry": dataclasses.asdict(entry), "timeout": timeout}
 
 
+def pg_request(
+    session: str, host: str, port: int, config: PostgresConfig, *, password: str | None,
+    statement_timeout: float, where: str, sizes: bool = False,
+    signal: dict[str, Any] | None = None,
+) -> Request:
+    """A PostgreSQL probe's query (or backend ``signal``) for the worker's session
+    ``session``, to the server at ``host``:``port`` (the SSH tunnel's local end).
+
+    The password travels over the worker's pipe only.
+    """
+    return {"op": "pg", "session": session, "host": host, "port": port,
+            "dbname": config.database, "user": config.user, "password": password,
+            "connect_timeout": config.connect_timeout, "statement_timeout": statement_timeout,
+            "where": where, "sizes": sizes, "signal": signal}
+
+
+def forget_pg_session(session: str) -> None:
+    """Have a running worker close ``session``'s connection (none is started for that)."""
+    if CONSOLE_WORKER.pid is None:
+        return
+    with contextlib.suppress(HelperError):
+        future = CONSOLE_WORKER.send({"op": "pg-close", "session": session})
+        future.add_done_callback(_ignore_answer)
+
+
+def _ignore_answer(future: concurrent.futures.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved: a worker that died meanwhile is nobody's error
+
+
 def seconds_for(request: Request) -> float:
     """How long the check ``request`` may take in the worker."""
+    if request["op"] == "pg":  # connecting, then up to three statements
+        return max(2.0, float(request["connect_timeout"])) + 2 + 3 * float(
+            request["statement_timeout"])
     if request["op"] == "http":
         return float(request["endpoint"]["timeout"])
     if request["op"] == "s3":
@@ -130,8 +178,10 @@ def _key(request: Request) -> str:
 
 def prefetch(config: Config) -> None:
     """Have the worker (started now if need be) make ``config``'s console-side checks
-    at once, for :func:`ask` to find."""
+    at once, for :func:`ask` to find, and load psycopg if some host has PostgreSQL."""
     now = time.monotonic()
+    with contextlib.suppress(HelperError):  # the checks themselves will say why
+        _load_libraries(config)
     for request in config_requests(config):
         key = _key(request)
         if key in _prefetched and now - _prefetched[key][0] < PREFETCH_FRESH_SECONDS:

@@ -1,8 +1,10 @@
 """The console-checks worker (core/probes/console_worker.py) against the lab.
 
-The backups, endpoints and TLS checks made from the console's side run in
-this worker process; these tests kill it, feed it a relative ``ca_file``
-and a wrong secret, and plant foreign code where it must not look.
+The backups, endpoints and TLS checks made from the console's side, and the
+PostgreSQL queries, run in this worker process; these tests kill it, feed
+it a relative ``ca_file`` and a wrong secret, plant foreign code where it
+must not look, move a probe's tunnel and ask it for a signal that is not
+one.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import asyncio
 import dataclasses
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +24,7 @@ import pytest
 from core.config import Config, TlsEndpointConfig
 from core.probes import workers
 from core.probes.backups import BackupsProbe
+from core.probes.base import ProbeError
 from core.probes.certs import check_tls, tls_from_console
 from core.probes.collect import HostProbes
 from core.probes.helper_process import HelperProcess
@@ -175,3 +180,88 @@ async def test_a_worker_that_cannot_run_fails_the_probes_not_the_sites(
     assert all(check.side == "host" for check in state.endpoints.data)  # no "down" made up
     assert state.certs is not None and state.certs.data is not None
     assert all(cert.source.startswith("/") for cert in state.certs.data)  # files only
+
+
+# -- PostgreSQL, queried in the worker ----------------------------------------------------
+
+
+def test_postgres_is_queried_in_the_worker_not_the_console(lab_config: Config) -> None:
+    script = (
+        "import asyncio, sys\n"
+        "from core.config import load_config\n"
+        "from core.hosts import Fleet\n"
+        "from core.probes.collect import HostProbes\n"
+        "async def main():\n"
+        f"    config = load_config({str(LAB / 'warroom.toml')!r})\n"
+        "    fleet = Fleet(config)\n"
+        "    await fleet.start()\n"
+        "    assert await fleet['web1'].wait_up(20)\n"
+        "    probes = HostProbes(fleet['web1'], config.host('web1'))\n"
+        "    state = await probes.refresh(only=('postgres',))\n"
+        "    print(state.postgres.status.value, state.postgres.data.max_connections,\n"
+        "          'psycopg' in sys.modules)\n"
+        "    await probes.close()\n"
+        "    await fleet.close()\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, cwd=LAB.parent)
+    assert done.returncode == 0, done.stderr
+    status, max_connections, psycopg_loaded = done.stdout.split()
+    assert status == "ok" and int(max_connections) > 0
+    assert psycopg_loaded == "False"  # the console never imported it
+
+
+def _pg_request(lab_config: Config, session: str, port: int, **extra: object) -> dict[str, object]:
+    pg = lab_config.host("web1").postgres
+    assert pg is not None and pg.password_env
+    return workers.pg_request(session, "127.0.0.1", port, pg,
+                              password=os.environ[pg.password_env], statement_timeout=5,
+                              where="the test's server", **extra)  # type: ignore[arg-type]
+
+
+async def _backends(lab_config: Config, session: str, port: int) -> tuple[int, set[int]]:
+    """The session's own backend pid and every client backend's pid, seen through it."""
+    answer = await workers.ask(_pg_request(lab_config, session, port), lambda a: a["pg"])
+    return answer["own_pid"], {row[0] for row in answer["activity"]}
+
+
+async def _until_gone(lab_config: Config, pid: int, port: int) -> bool:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if pid not in (await _backends(lab_config, "test-observer", port))[1]:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_the_worker_keeps_a_connection_per_probe_and_follows_its_tunnel(
+    lab_config: Config, web1: HostProbes
+) -> None:
+    pg = lab_config.host("web1").postgres
+    assert pg is not None
+    session = f"test-{time.time_ns()}"
+    try:
+        first, _ = await _backends(lab_config, session, pg.port)
+        again, seen = await _backends(lab_config, session, pg.port)
+        assert again == first and first in seen  # kept between collects
+        tunnel = await web1.host.forward_tcp(pg.host, pg.port)  # a new local port: a new link
+        through_tunnel, _ = await _backends(lab_config, session, tunnel.port)
+        assert through_tunnel != first
+        assert await _until_gone(lab_config, first, pg.port)  # the old one was closed
+        workers.forget_pg_session(session)  # as PostgresProbe.close does
+        assert await _until_gone(lab_config, through_tunnel, pg.port)
+    finally:
+        workers.forget_pg_session("test-observer")
+
+
+async def test_the_worker_sends_only_backend_signals(lab_config: Config) -> None:
+    pg = lab_config.host("web1").postgres
+    assert pg is not None
+    request = _pg_request(lab_config, "test-signals", pg.port,
+                          signal={"function": "pg_reload_conf", "pid": 1})
+    with pytest.raises(ProbeError) as refused:
+        await workers.ask(request, lambda a: a)
+    assert refused.value.status is ProbeStatus.ERROR
+    assert "not a backend signal" in refused.value.reason
+    workers.forget_pg_session("test-signals")

@@ -1,0 +1,158 @@
+"""PostgreSQL sessions of the console-checks worker: psycopg runs there, not in the console.
+
+The console's :class:`~core.probes.postgres.PostgresProbe` opens the SSH
+tunnel and asks the worker (op ``pg``, built by
+:func:`core.probes.workers.pg_request`) to query the server at the tunnel's
+local end.  :class:`PgSessions` keeps one connection per probe (its
+``session``), reopened when it breaks or when the probe's connection
+settings change (a new local port after the SSH link came back, a new
+password), and closed when the probe asks (op ``pg-close``).
+
+psycopg's import (about 0.15 s of CPU) and the connections' SCRAM
+handshakes and row decoding were the largest part of the console's own
+work at launch that its screen did not need; here they run on the other
+core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.probes.base import ProbeError
+from core.probes.postgres import (
+    ACTIVITY_SQL,
+    APPLICATION_NAME,
+    QUERY_TEXT_LIMIT,
+    SETTINGS_SQL,
+    SIGNALS,
+    SIZES_SQL,
+    describe_pg_error,
+)
+from core.state import ProbeStatus
+from core.timeouts import wait_for
+
+Answer = dict[str, Any]
+
+
+@dataclass
+class _Session:
+    """One probe's kept connection and the settings it was opened with."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    conn: Any = None
+    settings: tuple[Any, ...] = ()
+
+
+def _conninfo(request: dict[str, Any]) -> dict[str, Any]:
+    """psycopg's connect arguments from a ``pg`` request (read-only, time-limited)."""
+    statement_ms = int(float(request["statement_timeout"]) * 1000)
+    kwargs: dict[str, Any] = {
+        "host": str(request["host"]),
+        "port": int(request["port"]),
+        "dbname": str(request["dbname"]),
+        "user": str(request["user"]),
+        "connect_timeout": max(2, math.ceil(float(request["connect_timeout"]))),
+        "application_name": APPLICATION_NAME,
+        "autocommit": True,
+        "options": f"-c default_transaction_read_only=on -c statement_timeout={statement_ms}",
+    }
+    if request.get("password") is not None:
+        kwargs["password"] = str(request["password"])
+    return kwargs
+
+
+class PgSessions:
+    """The worker's PostgreSQL connections, one per console-side probe."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, _Session] = {}
+
+    async def answer(self, request: dict[str, Any]) -> Answer:
+        """A ``pg`` request: the probe's rows, or the result of a backend signal."""
+        session = self._sessions.setdefault(str(request["session"]), _Session())
+        where = str(request.get("where", ""))
+        async with session.lock:
+            signal = request.get("signal")
+            if signal is not None:
+                function = str(signal["function"])
+                if function not in SIGNALS:
+                    raise ProbeError(ProbeStatus.ERROR, f"not a backend signal: {function!r}")
+                rows = await self._query(session, request, where,
+                                         f"SELECT {function}(%(pid)s)", {"pid": int(signal["pid"])})
+                return {"signalled": bool(rows and rows[0][0])}
+            settings = await self._query(session, request, where, SETTINGS_SQL)
+            max_connections, version, own_pid = settings[0]
+            rows = await self._query(session, request, where, ACTIVITY_SQL,
+                                     {"limit": QUERY_TEXT_LIMIT})
+            sizes = None
+            if request.get("sizes"):
+                sizes = [[str(n), int(s)] for n, s in
+                         await self._query(session, request, where, SIZES_SQL) if s is not None]
+        return {"pg": {"max_connections": int(max_connections), "version": str(version),
+                       "own_pid": int(own_pid), "activity": [list(r) for r in rows],
+                       "sizes": sizes}}
+
+    async def close(self, name: str) -> Answer:
+        """Op ``pg-close``: close the probe's connection (there may be none)."""
+        session = self._sessions.pop(name, None)
+        if session is not None:
+            async with session.lock:
+                await _drop(session)
+        return {"closed": session is not None}
+
+    async def _query(self, session: _Session, request: dict[str, Any], where: str,
+                     sql: str, params: dict[str, Any] | None = None) -> list[Any]:
+        """Run one query, reconnecting once if the kept connection broke."""
+        import psycopg
+
+        for attempt in (1, 2):
+            conn = await _connection(session, request, where)
+            try:
+                async with conn.cursor() as cur:
+                    await cur.execute(sql, params)
+                    return list(await cur.fetchall())
+            except psycopg.errors.QueryCanceled:
+                raise ProbeError(
+                    ProbeStatus.TIMEOUT,
+                    f"query took longer than {float(request['statement_timeout']):g} s "
+                    f"on {where}",
+                ) from None
+            except psycopg.OperationalError as exc:
+                await _drop(session)
+                if attempt == 2:
+                    raise describe_pg_error(exc, where) from None
+            except psycopg.Error as exc:
+                raise describe_pg_error(exc, where) from None
+        raise AssertionError("unreachable")
+
+
+async def _connection(session: _Session, request: dict[str, Any], where: str) -> Any:
+    """The session's open connection, (re)opened with the request's settings."""
+    kwargs = _conninfo(request)
+    settings = tuple(sorted(kwargs.items()))
+    conn = session.conn
+    if conn is not None and (conn.closed or conn.broken or settings != session.settings):
+        await _drop(session)
+    if session.conn is None:
+        import psycopg
+
+        try:
+            session.conn = await wait_for(psycopg.AsyncConnection.connect(**kwargs),
+                                          kwargs["connect_timeout"] + 2)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise describe_pg_error(exc, where) from None
+        session.settings = settings
+    return session.conn
+
+
+async def _drop(session: _Session) -> None:
+    conn, session.conn = session.conn, None
+    if conn is not None:
+        with contextlib.suppress(Exception):  # a broken link: nothing more to do
+            await wait_for(conn.close(), 2)
