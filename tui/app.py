@@ -84,6 +84,8 @@ class WarroomApp(App[int]):
         """Runs runbook steps marked ``host = "console"`` on this machine."""
         self.monitor = Monitor(config, self.fleet, self._state_from_core, self._link_from_core)
         self.states: dict[str, HostState] = {}
+        self._unshown: dict[str, HostState] = {}
+        """Snapshots received and not yet drawn (see on_host_state_changed)."""
         self.desk = IncidentDesk(config)
         self._start_monitor = start_monitor
         self._open_checklist = checklist
@@ -225,10 +227,22 @@ class WarroomApp(App[int]):
         return [s for s in self.screen_stack if isinstance(s, DashboardScreen) and s.ready]
 
     def on_host_state_changed(self, message: HostStateChanged) -> None:
+        """Keep the snapshot; draw it, with every other one queued meanwhile, once.
+
+        At launch every host's probes answer within a few hundred ms of each
+        other: drawing the overview and running the rules once for the whole
+        batch, not once per snapshot, leaves the CPU to the probes.
+        """
         self.states[message.state.name] = message.state
+        if not self._unshown:  # the first of a batch: drawn after the messages queued now
+            self.call_later(self._show_states)
+        self._unshown[message.state.name] = message.state
+
+    def _show_states(self) -> None:
+        states, self._unshown = list(self._unshown.values()), {}
         for screen in self._dashboards():
             with contextlib.suppress(NoMatches):  # torn down between check and call
-                screen.show_state(message.state)
+                screen.show_states(states)
         self._evaluate()
 
     def _evaluate(self) -> None:

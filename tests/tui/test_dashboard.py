@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -60,6 +61,29 @@ async def test_overview_and_host_switching(tmp_path: Path) -> None:
         disk = app.screen.query_one(DiskPane)
         status = str(disk.query_one(".pane-status").render())
         assert "permission denied" in status
+
+
+async def test_a_burst_of_snapshots_shows_the_newest_of_each_host(tmp_path: Path) -> None:
+    app = await _app_with_states(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await app.fleet.start()
+        first = alpha_state()
+        assert first.containers is not None and first.containers.data is not None
+        renamed = tuple(replace(c, name=f"{c.name}-v{n}") for n in (2, 3)
+                        for c in first.containers.data[:1])
+        for n, data in enumerate(((), renamed[:1], renamed[1:])):  # queued together
+            containers = replace(first.containers, data=data)
+            app.post_message(HostStateChanged(replace(first, containers=containers)))
+            if n == 1:
+                app.post_message(HostStateChanged(beta_state()))
+        await pilot.pause()
+        assert _cell_texts(app.screen.query_one(ContainersTable)).count("shop-api-1-v3") == 1
+        assert "shop-api-1-v2" not in _cell_texts(app.screen.query_one(ContainersTable))
+        hosts = app.screen.query_one(HostsTable)
+        overview = [str(c) for r in range(hosts.row_count) for c in hosts.get_row_at(r)]
+        assert overview[:4] == ["alpha", "up", "2", "1/1 running"], overview  # not 0/0 (the first)
+        assert app.states["beta"] == beta_state() and app.states["alpha"].containers == replace(
+            first.containers, data=renamed[1:])
 
 
 async def test_hostile_container_name_is_plain_text(tmp_path: Path) -> None:

@@ -121,12 +121,13 @@ class DashboardScreen(Screen[None]):
 
     # -- state -----------------------------------------------------------------
 
-    def show_state(self, state: HostState) -> None:
-        """A host has a new snapshot: update its overview line and, if shown, its panes."""
+    def show_states(self, states: list[HostState]) -> None:
+        """Hosts have new snapshots: update the overview and, if shown, their panes."""
         self._render_overview()
-        if self.all_hosts and state.containers is not None:
-            self._containers_for(state)
-        if state.name == self.current_host:
+        for state in states:
+            if self.all_hosts and state.containers is not None:
+                self._containers_for(state)
+        if any(state.name == self.current_host for state in states):
             self._render_host()
 
     def show_link(self, event: LinkEvent) -> None:
