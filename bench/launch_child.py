@@ -195,7 +195,12 @@ async def run_app(config_path: str, timeout: float) -> dict[str, Any]:
     from core.config import load_config
 
     config = load_config(config_path)
-    _start_helpers(config)  # as `warroom` does, before its heavy imports
+    try:
+        from tui.cli import prepare_console
+    except ImportError:  # (an older tree, run by bench.compare)
+        _start_helpers(config)
+    else:
+        prepare_console(config)  # as `warroom` does, before its heavy imports
     from core.probes.collect import PROBE_FIELDS
     from tui.app import WarroomApp
 

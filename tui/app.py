@@ -164,7 +164,8 @@ class WarroomApp(App[int]):
         A full collection walks every tracked object: about 200,000 once the
         dashboard is up, 100-160 ms of the event loop each time on a slow
         machine, and start-up triggered two or three of them.  So the
-        collector is off from mount until now, then everything is frozen and
+        collector is off from mount (from before the imports when ``warroom``
+        runs: :func:`tui.cli.prepare_console`) until now, then everything is frozen and
         the collector turned back on.  There is no collection first: on a busy
         console it stalled the loop for 0.43 s (a key press during a log
         firehose waited that long).  The price is that start-up's own
