@@ -144,9 +144,8 @@ def _launch(results: dict[str, Any], summary: list[str], lines: list[str]) -> fl
         "also reported OK. *CPU*: the process's CPU time (every thread) from start to filled: "
         "near *from start*, the launch is bound by this process's one core (the GIL). "
         "*helpers' CPU*: the CPU time of its helper processes (the console-checks worker, which "
-        "makes the S3, HTTP and TLS checks and imports boto3 and httpx) from their start to "
-        "the same moment; it runs on the other core. psycopg is imported in a worker thread "
-        "once the App starts, so its import counts in *from start*, not in *imports*.",
+        "makes the S3, HTTP and TLS checks and the PostgreSQL queries, and imports boto3, httpx "
+        "and psycopg) from their start to the same moment; it runs on the other core.",
         "",
         "| hosts | path | runs | from start, median | p95 | from process start, median "
         "| p95 | first paint, median | all OK, median | CPU, median | helpers' CPU, median "

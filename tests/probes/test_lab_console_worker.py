@@ -170,10 +170,10 @@ async def test_a_worker_that_cannot_run_fails_the_probes_not_the_sites(
     monkeypatch.setattr(workers, "CONSOLE_WORKER", broken)
     monkeypatch.setattr(workers, "_prefetched", {})
     try:
-        state = await web1.refresh(only=("backups", "endpoints", "certs"))
+        state = await web1.refresh(only=("backups", "endpoints", "certs", "postgres"))
     finally:
         broken.close()
-    for result in (state.backups, state.endpoints, state.certs):
+    for result in (state.backups, state.endpoints, state.certs, state.postgres):
         assert result is not None and result.status is ProbeStatus.ERROR, result
         assert "the console-checks worker exited with status 1" in result.reason, result
     assert state.endpoints is not None and state.endpoints.data is not None
