@@ -2,7 +2,8 @@
 
 :data:`CONSOLE_WORKER` runs :mod:`core.probes.console_worker`: the S3
 listings, HTTP health checks and TLS handshakes made from the console's
-side.  :func:`start_for` starts it as early as the console knows it will be
+side, and the PostgreSQL queries (through the tunnels the console opens,
+:func:`pg_request`).  :func:`start_for` starts it as early as the console knows it will be
 needed (``warroom`` calls it right after reading the config, before its own
 heavy imports), so its imports run on the other core meanwhile.
 :func:`prefetch` then has it make the config's first round of checks at
