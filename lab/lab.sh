@@ -624,7 +624,7 @@ pg_up() {
     fi
     wait_until 60 "PostgreSQL" pg_isready -q -h 127.0.0.1 -p "$(pg_port)"
     read_secret "$STATE/pg_password" openssl rand -hex 16 >/dev/null
-    pg_login_ok && return 0
+    pg_login_ok && { pg_ascii_db; return 0; }
     log "creating role $PG_ROLE and database $PG_DB"
     psql_admin -d postgres -v pw="$(cat "$STATE/pg_password")" <<EOF
 DO \$\$ BEGIN
@@ -646,6 +646,14 @@ INSERT INTO orders (customer, total)
   WHERE NOT EXISTS (SELECT 1 FROM orders);
 EOF
     pg_login_ok || die "PostgreSQL: cannot log in as $PG_ROLE over TCP"
+    pg_ascii_db
+}
+
+# A SQL_ASCII database beside $PG_DB (legacy servers still have them): psycopg
+# hands over its text columns as bytes, which the probe must still show.
+pg_ascii_db() {
+    [[ -n $(psql_admin -d postgres -At -c "SELECT 1 FROM pg_database WHERE datname = '${PG_DB}_ascii'") ]] && return 0
+    psql_admin -d postgres -c "CREATE DATABASE ${PG_DB}_ascii OWNER $PG_ROLE ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
 }
 
 pg_down() {
@@ -656,6 +664,7 @@ pg_down() {
     fi
     if pg_running; then
         psql_admin -d postgres -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" || true
+        psql_admin -d postgres -c "DROP DATABASE IF EXISTS ${PG_DB}_ascii WITH (FORCE)" || true
         psql_admin -d postgres -c "DROP ROLE IF EXISTS $PG_ROLE" || true
     fi
     rm -f "$PG_LAB_CONF"

@@ -140,6 +140,11 @@ async def load_answer(request: dict[str, Any]) -> Answer:
     return {"loaded": module}
 
 
+def _error(exc: Exception) -> Answer:
+    return {"error": {"status": ProbeStatus.ERROR.value,
+                      "reason": f"{type(exc).__name__}: {exc}"}}
+
+
 class Worker:
     """Answers each request line as its own task."""
 
@@ -174,9 +179,12 @@ class Worker:
         except ProbeError as exc:
             answer = {"error": {"status": exc.status.value, "reason": exc.reason}}
         except Exception as exc:  # a bad request: its own error, never the worker's end
-            answer = {"error": {"status": ProbeStatus.ERROR.value,
-                                "reason": f"{type(exc).__name__}: {exc}"}}
-        sys.stdout.buffer.write(json.dumps({**answer, "id": ident}).encode() + b"\n")
+            answer = _error(exc)
+        try:
+            reply = json.dumps({**answer, "id": ident})
+        except (TypeError, ValueError) as exc:  # an answer JSON cannot carry: still answered
+            reply = json.dumps({**_error(exc), "id": ident})
+        sys.stdout.buffer.write(reply.encode() + b"\n")
         sys.stdout.buffer.flush()
 
     async def serve(self) -> None:

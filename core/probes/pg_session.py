@@ -47,6 +47,14 @@ class _Session:
     settings: tuple[Any, ...] = ()
 
 
+def _text(value: Any) -> str:
+    """A text column as str: a server in SQL_ASCII hands psycopg bytes (decoded here as
+    UTF-8, what such servers mostly hold, with replacement characters for the rest)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
 def _conninfo(request: dict[str, Any]) -> dict[str, Any]:
     """psycopg's connect arguments from a ``pg`` request (read-only, time-limited)."""
     statement_ms = int(float(request["statement_timeout"]) * 1000)
@@ -72,28 +80,55 @@ class PgSessions:
         self._sessions: dict[str, _Session] = {}
 
     async def answer(self, request: dict[str, Any]) -> Answer:
-        """A ``pg`` request: the probe's rows, or the result of a backend signal."""
+        """A ``pg`` request: the probe's rows, or the result of a backend signal.
+
+        Within the request's ``seconds``, waiting for the session included
+        (a stuck query holds it): past them the connection is dropped, a
+        signal still waiting never runs, and the answer is TIMEOUT.
+        """
         session = self._sessions.setdefault(str(request["session"]), _Session())
         where = str(request.get("where", ""))
+        seconds = float(request["seconds"])
+        began: list[bool] = []
+        try:
+            return await wait_for(self._answer(session, request, where, began), seconds)
+        except TimeoutError:
+            unknown = began and request.get("signal") is not None
+            raise ProbeError(ProbeStatus.TIMEOUT, f"no answer from PostgreSQL at {where} "
+                                                  f"within {seconds:g} s" + (
+                " (whether the signal was sent is not known)" if unknown else "")) from None
+
+    async def _answer(self, session: _Session, request: dict[str, Any], where: str,
+                      began: list[bool]) -> Answer:
         async with session.lock:
-            signal = request.get("signal")
-            if signal is not None:
-                function = str(signal["function"])
-                if function not in SIGNALS:
-                    raise ProbeError(ProbeStatus.ERROR, f"not a backend signal: {function!r}")
-                rows = await self._query(session, request, where,
-                                         f"SELECT {function}(%(pid)s)", {"pid": int(signal["pid"])})
-                return {"signalled": bool(rows and rows[0][0])}
-            settings = await self._query(session, request, where, SETTINGS_SQL)
-            max_connections, version, own_pid = settings[0]
-            rows = await self._query(session, request, where, ACTIVITY_SQL,
-                                     {"limit": QUERY_TEXT_LIMIT})
-            sizes = None
-            if request.get("sizes"):
-                sizes = [[str(n), int(s)] for n, s in
-                         await self._query(session, request, where, SIZES_SQL) if s is not None]
-        return {"pg": {"max_connections": int(max_connections), "version": str(version),
-                       "own_pid": int(own_pid), "activity": [list(r) for r in rows],
+            began.append(True)
+            try:
+                return await self._run(session, request, where)
+            except asyncio.CancelledError:  # (out of time) a query may be under way: drop it
+                await _drop(session)
+                raise
+
+    async def _run(self, session: _Session, request: dict[str, Any], where: str) -> Answer:
+        signal = request.get("signal")
+        if signal is not None:
+            function = str(signal["function"])
+            if function not in SIGNALS:
+                raise ProbeError(ProbeStatus.ERROR, f"not a backend signal: {function!r}")
+            rows = await self._query(session, request, where, f"SELECT {function}(%(pid)s)",
+                                     {"pid": int(signal["pid"])})
+            return {"signalled": bool(rows and rows[0][0])}
+        settings = await self._query(session, request, where, SETTINGS_SQL)
+        max_connections, version, own_pid = settings[0]
+        rows = await self._query(session, request, where, ACTIVITY_SQL,
+                                 {"limit": QUERY_TEXT_LIMIT})
+        sizes = None
+        if request.get("sizes"):
+            sizes = [[_text(n), int(s)] for n, s in
+                     await self._query(session, request, where, SIZES_SQL) if s is not None]
+        return {"pg": {"max_connections": int(max_connections), "version": _text(version),
+                       "own_pid": int(own_pid),
+                       "activity": [[_text(v) if isinstance(v, bytes) else v for v in row]
+                                    for row in rows],
                        "sizes": sizes}}
 
     async def close(self, name: str) -> Answer:

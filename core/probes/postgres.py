@@ -23,10 +23,12 @@ import itertools
 import math
 import os
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from core.config import PostgresConfig
 from core.hosts.base import Host
+from core.probes import workers
 from core.probes.base import (
     ProbeError,
     describe_exception,
@@ -38,6 +40,8 @@ from core.probes.base import (
 )
 from core.probes.libraries import if_loaded
 from core.state import PgBackend, PgState, ProbeResult, ProbeStatus
+
+T = TypeVar("T")
 
 APPLICATION_NAME = "warroom"
 LONGEST = 5
@@ -191,14 +195,12 @@ class PostgresProbe:
 
     async def _request(self, **extra: Any) -> dict[str, Any]:
         """The worker request for this probe's server, through a tunnel opened now."""
-        from core.probes import workers
-
         if not host_is_up(self.host):
             raise ProbeError(ProbeStatus.HOST_DOWN, host_down_reason(self.host))
         password = self._password()
         try:
             forward = await self.host.forward_tcp(self.config.host, self.config.port)
-        except (OSError, ConnectionError) as exc:
+        except OSError as exc:  # (ConnectionError included)
             raise describe_pg_error(exc, self.where) from None
         self._asked = True
         return workers.pg_request(
@@ -206,9 +208,7 @@ class PostgresProbe:
             password=password, statement_timeout=self.statement_timeout,
             where=self.where, **extra)
 
-    async def _ask(self, build: Any, **extra: Any) -> Any:
-        from core.probes import workers
-
+    async def _ask(self, build: Callable[[dict[str, Any]], T], **extra: Any) -> T:
         return await workers.ask(await self._request(**extra), build)
 
     async def collect(self) -> ProbeResult[PgState]:
@@ -255,8 +255,6 @@ class PostgresProbe:
         if not self._asked:
             return
         self._asked = False
-        from core.probes import workers
-
         workers.forget_pg_session(self.session)
 
 

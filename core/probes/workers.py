@@ -69,12 +69,21 @@ def _has_postgres(config: Config) -> bool:
     return any(host.postgres is not None for host in config.hosts)
 
 
+_psycopg_asked_of: int | None = None
+"""The worker process (pid) already asked to import psycopg."""
+
+
 def _load_libraries(config: Config) -> None:
-    """Have the worker import psycopg now if ``config`` will query PostgreSQL (HelperError
-    if no worker runs)."""
-    if _has_postgres(config):
+    """Have the worker import psycopg now if ``config`` will query PostgreSQL (once per
+    worker process; HelperError if no worker runs)."""
+    global _psycopg_asked_of
+    if not _has_postgres(config):
+        return
+    CONSOLE_WORKER.start()
+    if CONSOLE_WORKER.pid != _psycopg_asked_of:
         CONSOLE_WORKER.send({"op": "load", "module": "psycopg"}).add_done_callback(
             _ignore_answer)
+        _psycopg_asked_of = CONSOLE_WORKER.pid
 
 
 # -- requests ------------------------------------------------------------------------
@@ -122,12 +131,16 @@ def pg_request(
     """A PostgreSQL probe's query (or backend ``signal``) for the worker's session
     ``session``, to the server at ``host``:``port`` (the SSH tunnel's local end).
 
-    The password travels over the worker's pipe only.
+    The password travels over the worker's pipe only.  ``seconds`` is how
+    long the worker may take, waiting for the session included: past it, the
+    worker drops the connection and answers TIMEOUT, and a signal that has
+    not run by then never runs (the console stops waiting only later).
     """
+    seconds = max(2.0, config.connect_timeout) + 2 + 3 * statement_timeout
     return {"op": "pg", "session": session, "host": host, "port": port,
             "dbname": config.database, "user": config.user, "password": password,
             "connect_timeout": config.connect_timeout, "statement_timeout": statement_timeout,
-            "where": where, "sizes": sizes, "signal": signal}
+            "where": where, "sizes": sizes, "signal": signal, "seconds": seconds}
 
 
 def forget_pg_session(session: str) -> None:
@@ -146,9 +159,8 @@ def _ignore_answer(future: concurrent.futures.Future[Any]) -> None:
 
 def seconds_for(request: Request) -> float:
     """How long the check ``request`` may take in the worker."""
-    if request["op"] == "pg":  # connecting, then up to three statements
-        return max(2.0, float(request["connect_timeout"])) + 2 + 3 * float(
-            request["statement_timeout"])
+    if request["op"] == "pg":  # connecting, then up to three statements (see pg_request)
+        return float(request["seconds"])
     if request["op"] == "http":
         return float(request["endpoint"]["timeout"])
     if request["op"] == "s3":
@@ -211,10 +223,14 @@ async def _answer(request: Request, seconds: float) -> Request:
     if early is not None:
         with contextlib.suppress(HelperError):  # (else asked again below, of a new worker)
             return dict(await CONSOLE_WORKER.wait(early, seconds))
+    once = request.get("signal") is not None  # it may have run before the worker died
     for attempt in (1, 2):
         try:
             return dict(await CONSOLE_WORKER.call(request, seconds))
         except HelperError as exc:
+            if once:
+                raise ProbeError(ProbeStatus.ERROR, f"{exc} (whether the signal was sent "
+                                                    f"is not known)") from None
             if attempt == 2:
                 raise ProbeError(ProbeStatus.ERROR, str(exc)) from None
     raise AssertionError("unreachable")

@@ -286,3 +286,64 @@ async def test_a_helper_that_keeps_dying_is_not_restarted_in_a_loop(
         assert spawned == []
     finally:
         helper.close()
+
+
+DIES_ON_REQUEST = '''
+import os, sys
+for line in sys.stdin:
+    with open(os.environ["WR_TEST_REQUESTS"], "a") as log:
+        log.write(line)
+    os._exit(7)
+'''
+
+
+@pytest.mark.parametrize("signal_request", [True, False])
+async def test_a_backend_signal_is_never_sent_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signal_request: bool
+) -> None:
+    """A worker that dies with a request may have run it: a query is asked again of a
+    new worker, a backend signal is not (it would report a terminated backend as
+    not signalled)."""
+    from core.config import PostgresConfig
+    from core.probes import workers
+    from core.probes.base import ProbeError
+    from core.state import ProbeStatus
+
+    (tmp_path / "wr_dies_on_request.py").write_text(DIES_ON_REQUEST)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setenv("WR_TEST_REQUESTS", str(tmp_path / "requests"))
+    dies = HelperProcess("wr_dies_on_request", "the console-checks worker")
+    monkeypatch.setattr(workers, "CONSOLE_WORKER", dies)
+    signal_ = {"function": "pg_terminate_backend", "pid": 4242} if signal_request else None
+    request = workers.pg_request("test", "127.0.0.1", 5432, PostgresConfig(), password=None,
+                                 statement_timeout=1.0, where="the test's server",
+                                 signal=signal_)
+    try:
+        with pytest.raises(ProbeError) as failed:
+            await workers.ask(request, lambda answer: answer)
+    finally:
+        dies.close()
+    sent = (tmp_path / "requests").read_text().splitlines()
+    assert len(sent) == (1 if signal_request else 2)
+    assert failed.value.status is ProbeStatus.ERROR
+    assert "exited with status 7" in failed.value.reason
+    assert ("whether the signal was sent is not known" in failed.value.reason) is signal_request
+
+
+async def test_the_worker_answers_even_when_json_cannot_carry_the_answer(
+    monkeypatch: pytest.MonkeyPatch, capfdbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """An answer the worker cannot encode is still answered (an error), never left for
+    the console to wait out."""
+    import json
+
+    from core.probes import console_worker
+
+    async def undecodable(request: dict[str, object]) -> dict[str, object]:
+        return {"cert": b"\xff bytes JSON has no type for"}
+
+    monkeypatch.setattr(console_worker, "tls_answer", undecodable)
+    await console_worker.Worker().handle(b'{"id": 7, "op": "tls"}\n')
+    answer = json.loads(capfdbinary.readouterr().out)
+    assert answer["id"] == 7
+    assert answer["error"]["status"] == "error" and "TypeError" in answer["error"]["reason"]

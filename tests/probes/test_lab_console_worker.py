@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import boto3
+import psycopg
 import pytest
 
 from core.config import Config, TlsEndpointConfig
@@ -28,6 +29,7 @@ from core.probes.base import ProbeError
 from core.probes.certs import check_tls, tls_from_console
 from core.probes.collect import HostProbes
 from core.probes.helper_process import HelperProcess
+from core.probes.postgres import PostgresProbe
 from core.probes.workers import CONSOLE_WORKER
 from core.state import ProbeStatus
 from tests.conftest import LAB
@@ -265,3 +267,67 @@ async def test_the_worker_sends_only_backend_signals(lab_config: Config) -> None
     assert refused.value.status is ProbeStatus.ERROR
     assert "not a backend signal" in refused.value.reason
     workers.forget_pg_session("test-signals")
+
+
+async def test_a_sql_ascii_database_is_shown_not_timed_out(
+    lab_config: Config, web1: HostProbes
+) -> None:
+    pg = lab_config.host("web1").postgres
+    assert pg is not None
+    probe = PostgresProbe(web1.host, dataclasses.replace(pg, database=f"{pg.database}_ascii"))
+    try:
+        result = await probe.collect()  # psycopg gives this server's text columns as bytes
+    finally:
+        await probe.close()
+    assert result.ok and result.data is not None, result
+    assert isinstance(result.data.version, str) and result.data.version[:1].isdigit()
+    assert all(isinstance(name, str) for name in result.data.database_sizes)
+    assert f"{pg.database}_ascii" in result.data.database_sizes
+
+
+def _stop(pid: int) -> None:
+    os.kill(pid, signal.SIGSTOP)
+
+
+async def test_a_stuck_server_times_out_and_a_late_signal_never_runs(
+    lab_config: Config, web1: HostProbes
+) -> None:
+    pg = lab_config.host("web1").postgres
+    assert pg is not None and pg.password_env
+    quick = dataclasses.replace(pg, connect_timeout=1.0)
+    probe = PostgresProbe(web1.host, quick, statement_timeout=0.5)
+    bystander = await asyncio.to_thread(
+        psycopg.connect, host="127.0.0.1", port=pg.port, dbname=pg.database, user=pg.user,
+        password=os.environ[pg.password_env], autocommit=True)
+    backend = None
+    try:
+        first = await probe.collect()
+        assert first.ok and first.data is not None, first
+        backend = await workers.ask(await probe._request(), lambda a: int(a["pg"]["own_pid"]))
+        _stop(backend)  # the server stops answering this session mid-conversation
+        started = time.monotonic()
+        stuck = asyncio.ensure_future(probe.collect())
+        await asyncio.sleep(0.3)
+        late = await probe._request(signal={"function": "pg_terminate_backend",
+                                            "pid": bystander.info.backend_pid})
+        late["seconds"] = 1.0  # runs out while the stuck collect holds the session
+        with pytest.raises(ProbeError) as refused:
+            await workers.ask(late, lambda a: a)
+        assert refused.value.status is ProbeStatus.TIMEOUT
+        assert "not known" not in refused.value.reason  # it never got the session: not sent
+        assert time.monotonic() - started < 3
+        result = await stuck  # the worker's own limit (5.5 s), then psycopg's cancel (5 s)
+        assert result.status is ProbeStatus.TIMEOUT, result
+        assert result.reason.startswith("no answer from PostgreSQL at"), result  # the worker's
+        os.kill(backend, signal.SIGCONT)
+        backend = None
+        await asyncio.sleep(0.5)
+        rows = await asyncio.to_thread(lambda: bystander.execute("SELECT 1").fetchall())
+        assert rows == [(1,)]  # the signal that waited past its time never ran
+        again = await probe.collect()  # a new connection serves the session
+        assert again.ok, again
+    finally:
+        if backend is not None:
+            os.kill(backend, signal.SIGCONT)
+        await probe.close()
+        await asyncio.to_thread(bystander.close)
