@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 # Our own packages compiled to bytecode: where PYTHONDONTWRITEBYTECODE is set,
 # Python would otherwise compile every module from source at every start (0.2 s).
+# (The same packages as bench/common.py's PACKAGES, which the bench compiles.)
 install: $(STAMP)
 	$(BIN)/python -m compileall -q core tui widgets themes
 

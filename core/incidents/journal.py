@@ -191,17 +191,18 @@ def parse_lines(data: bytes) -> tuple[list[Event], int]:
     end = complete_length(data)
     if not end:
         return [], 0
-    events = []
-    for line in data[:end - 1].split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            continue
-        if well_formed(obj):
-            events.append(obj)
+    events = [event for line in data[:end - 1].split(b"\n")
+              if line.strip() and (event := _event(line)) is not None]
     return events, end
+
+
+def _event(line: bytes) -> Event | None:
+    """One journal line's event; None when it is undecodable or not :func:`well_formed`."""
+    try:
+        obj = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return obj if well_formed(obj) else None
 
 
 def plainly_resolved(data: bytes) -> bool:
@@ -220,11 +221,8 @@ def plainly_resolved(data: bytes) -> bool:
     """
     body = data[:complete_length(data)].rstrip(b"\n")
     start = body.rfind(b"\n") + 1
-    try:
-        last = json.loads(body[start:].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return False
-    if not well_formed(last) or last.get("type") != RESOLVED:
+    last = _event(body[start:])
+    if last is None or last.get("type") != RESOLVED:
         return False
     eid = last.get("eid")
     if not isinstance(eid, str) or not eid:

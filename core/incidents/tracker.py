@@ -106,16 +106,10 @@ class IncidentTracker:
         if view.incident is not None:
             self.views[incident_id] = view
 
-    def _view(self, incident_id: str) -> IncidentView:
-        """The incident's view, replayed now if it was dormant (``KeyError`` if unknown)."""
-        if incident_id not in self.views and incident_id in self._dormant:
-            self._reload(incident_id)
-        return self.views[incident_id]
-
     def knows(self, incident_id: str) -> bool:
         """Whether ``incident_id`` is a known incident, resolved or not."""
         try:
-            self._view(incident_id)
+            self.view(incident_id)
         except KeyError:
             return False
         return True
@@ -149,12 +143,15 @@ class IncidentTracker:
     # -- queries -------------------------------------------------------------------------
 
     def view(self, incident_id: str) -> IncidentView:
-        """Everything known about one incident (``KeyError`` if unknown)."""
-        return self._view(incident_id)
+        """Everything known about one incident, replayed now if it was dormant
+        (``KeyError`` if unknown)."""
+        if incident_id not in self.views and incident_id in self._dormant:
+            self._reload(incident_id)
+        return self.views[incident_id]
 
     def incident(self, incident_id: str) -> Incident:
         """The incident as it stands now (``KeyError`` if unknown)."""
-        incident = self._view(incident_id).incident
+        incident = self.view(incident_id).incident
         assert incident is not None
         return incident
 
@@ -170,7 +167,7 @@ class IncidentTracker:
 
     def _target(self, incident_id: str) -> str:
         seen = {incident_id}
-        self._view(incident_id)
+        self.view(incident_id)
         while True:
             incident = self.views[incident_id].incident
             if incident is None or not incident.merged_into:
@@ -224,20 +221,20 @@ class IncidentTracker:
         :meth:`record` applies the written event to that same progress: do
         not apply it a second time.  Ask again after :meth:`set_runbook`.
         """
-        view = self._view(incident_id)
+        view = self.view(incident_id)
         return Checklist(steps, view.checklist, runbook=self.incident(incident_id).runbook)
 
     # -- writing -------------------------------------------------------------------------
 
     def _write(self, incident_id: str, kind: str, **fields: Any) -> Event:
-        view = self._view(incident_id)
+        view = self.view(incident_id)
         event = self.store.append(incident_id, kind, **fields)
         view.apply(event)
         return event
 
     def record(self, incident_id: str, event: Event) -> Event:
         """Journal an event built elsewhere (e.g. by :class:`Checklist`) and apply it, once."""
-        view = self._view(incident_id)
+        view = self.view(incident_id)
         written = self.store.append_event(incident_id, event)
         view.apply(written)
         return written
@@ -362,7 +359,7 @@ class IncidentTracker:
     def merge(self, duplicate: str, into: str) -> list[Event]:
         """Merge ``duplicate`` into ``into``: its conditions, hosts and services move over."""
         target = self._target(into)
-        dup = self._view(duplicate)
+        dup = self.view(duplicate)
         dup_incident = self.incident(duplicate)
         target_incident = self.incident(target)
         if target == duplicate:

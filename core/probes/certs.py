@@ -205,7 +205,7 @@ def _connect_error(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-async def check_tls(entry: TlsEndpointConfig, timeout: float = 10.0) -> CertInfo:
+async def check_tls(entry: TlsEndpointConfig, timeout: float = CHECK_SECONDS) -> CertInfo:
     """Handshake with ``entry`` and describe its certificate; never raises."""
     source = tls_source(entry)
     try:

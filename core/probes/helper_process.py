@@ -19,6 +19,9 @@ screen.  :class:`HelperProcess` is the console's side of that.
   killed rather than block the caller: its stdin is non-blocking.
 * Requests travel over the pipe only, never in a command line or the
   environment, which other users of the machine can read.
+* :meth:`HelperProcess.on_start` names requests every helper gets first,
+  the one running now and each that replaces it (work to do ahead, such
+  as an import); their answers go to nobody.
 
 Not bound to one event loop: a thread reads the answers and hands them
 over as :class:`concurrent.futures.Future` results.
@@ -110,6 +113,7 @@ class HelperProcess:
         self._running: _Running | None = None
         self._starts: deque[float] = deque()
         self._last_error: HelperError | None = None
+        self._on_start: list[dict[str, Any]] = []
         _INSTANCES.add(self)
 
     @property
@@ -122,6 +126,24 @@ class HelperProcess:
         """Start the helper if none runs; HelperError if it cannot start."""
         with self._lock:
             self._ensure()
+
+    def on_start(self, request: dict[str, Any]) -> None:
+        """Send ``request`` first to every helper from now on, the running one included
+        (once each, however often this is called); HelperError if none can be started."""
+        with self._lock:
+            new = request not in self._on_start
+            if new:
+                self._on_start.append(dict(request))
+            started_before = self._running is not None and self._running.dead is None
+            running = self._ensure()
+            if new and started_before:  # (a helper started just now got it already)
+                self._send_unanswered(running, request)
+
+    def _send_unanswered(self, running: _Running, request: dict[str, Any]) -> None:
+        """Write a request whose answer goes to nobody (the reader ignores unknown ids)."""
+        line = json.dumps({**request, "id": next(self._ids)}, separators=(",", ":"))
+        with contextlib.suppress(OSError):  # one that does not take it shows at the next send
+            self._write(running, line.encode() + b"\n")
 
     def _ensure(self) -> _Running:
         running = self._running
@@ -154,6 +176,8 @@ class HelperProcess:
         running.stderr_reader = threading.Thread(
             target=self._read_stderr, args=(running,), daemon=True, name=f"{self.name}-stderr")
         running.stderr_reader.start()
+        for request in self._on_start:
+            self._send_unanswered(running, request)
         return running
 
     def send(self, request: dict[str, Any]) -> concurrent.futures.Future[Any]:

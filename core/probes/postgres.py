@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-import os
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -182,22 +181,11 @@ class PostgresProbe:
         """``host:port via <host>`` for messages."""
         return f"{self.config.host}:{self.config.port} via {self.host.name}"
 
-    def _password(self) -> str | None:
-        env = self.config.password_env
-        if not env:
-            return None
-        value = os.environ.get(env)
-        if value is None:
-            raise ProbeError(
-                ProbeStatus.NOT_CONFIGURED, f"environment variable {env} is not set"
-            )
-        return value
-
     async def _request(self, **extra: Any) -> dict[str, Any]:
         """The worker request for this probe's server, through a tunnel opened now."""
         if not host_is_up(self.host):
             raise ProbeError(ProbeStatus.HOST_DOWN, host_down_reason(self.host))
-        password = self._password()
+        password = workers.secret_from_env(self.config.password_env)
         try:
             forward = await self.host.forward_tcp(self.config.host, self.config.port)
         except OSError as exc:  # (ConnectionError included)

@@ -3,10 +3,9 @@
 :data:`CONSOLE_WORKER` runs :mod:`core.probes.console_worker`: the S3
 listings, HTTP health checks and TLS handshakes made from the console's
 side, and the PostgreSQL queries (through the tunnels the console opens,
-:func:`pg_request`).  :func:`start_for` starts it as early as the console knows it will be
-needed (``warroom`` calls it right after reading the config, before its own
-heavy imports), so its imports run on the other core meanwhile.
-:func:`prefetch` then has it make the config's first round of checks at
+:func:`pg_request`).  ``warroom`` calls :func:`prefetch` right after
+reading the config, before its own heavy imports: the worker starts, its
+imports run on the other core meanwhile, and it makes the config's first round of checks at
 once: their answers are there when the probes first ask, a second or so
 later, instead of being asked for only then.
 
@@ -69,21 +68,22 @@ def _has_postgres(config: Config) -> bool:
     return any(host.postgres is not None for host in config.hosts)
 
 
-_psycopg_asked_of: int | None = None
-"""The worker process (pid) already asked to import psycopg."""
-
-
 def _load_libraries(config: Config) -> None:
-    """Have the worker import psycopg now if ``config`` will query PostgreSQL (once per
-    worker process; HelperError if no worker runs)."""
-    global _psycopg_asked_of
-    if not _has_postgres(config):
-        return
-    CONSOLE_WORKER.start()
-    if CONSOLE_WORKER.pid != _psycopg_asked_of:
-        CONSOLE_WORKER.send({"op": "load", "module": "psycopg"}).add_done_callback(
-            _ignore_answer)
-        _psycopg_asked_of = CONSOLE_WORKER.pid
+    """Have every worker import psycopg as it starts if ``config`` will query PostgreSQL
+    (HelperError if no worker can start)."""
+    if _has_postgres(config):
+        CONSOLE_WORKER.on_start({"op": "load", "module": "psycopg"})
+
+
+def secret_from_env(env: str) -> str | None:
+    """The value of the environment variable a config names for a secret (None when it
+    names none); ProbeError (NOT_CONFIGURED) when that variable is not set."""
+    if not env:
+        return None
+    value = os.environ.get(env)
+    if value is None:
+        raise ProbeError(ProbeStatus.NOT_CONFIGURED, f"environment variable {env} is not set")
+    return value
 
 
 # -- requests ------------------------------------------------------------------------
@@ -98,12 +98,9 @@ def s3_request(backup: BackupConfig, timeout: float = CHECK_SECONDS) -> Request:
     credentials: dict[str, str] = {}
     for env, key in ((backup.access_key_env, "aws_access_key_id"),
                      (backup.secret_key_env, "aws_secret_access_key")):
-        if not env:
-            continue
-        value = os.environ.get(env)
-        if value is None:
-            raise ProbeError(ProbeStatus.NOT_CONFIGURED, f"environment variable {env} is not set")
-        credentials[key] = value
+        value = secret_from_env(env)
+        if value is not None:
+            credentials[key] = value
     return {"op": "s3", "endpoint_url": backup.endpoint_url, "region": backup.region,
             "bucket": backup.bucket, "prefix": backup.prefix, "timeout": timeout,
             "credentials": credentials}
@@ -148,13 +145,7 @@ def forget_pg_session(session: str) -> None:
     if CONSOLE_WORKER.pid is None:
         return
     with contextlib.suppress(HelperError):
-        future = CONSOLE_WORKER.send({"op": "pg-close", "session": session})
-        future.add_done_callback(_ignore_answer)
-
-
-def _ignore_answer(future: concurrent.futures.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()  # retrieved: a worker that died meanwhile is nobody's error
+        CONSOLE_WORKER.send({"op": "pg-close", "session": session})
 
 
 def seconds_for(request: Request) -> float:
@@ -205,21 +196,22 @@ def prefetch(config: Config) -> None:
             return  # the checks themselves will say why
 
 
-def _take_prefetched(request: Request) -> concurrent.futures.Future[Any] | None:
-    """The prefetched answer to ``request`` if still fresh; stale ones are dropped, all of
-    them (a check nobody asks for must not hold its answer for the console's life)."""
+def _take_prefetched(key: str) -> concurrent.futures.Future[Any] | None:
+    """The prefetched answer to the request of ``key`` if still fresh; stale ones are
+    dropped, all of them (a check nobody asks for must not hold its answer for the
+    console's life)."""
     now = time.monotonic()
-    for key, (sent, future) in list(_prefetched.items()):
+    for stale, (sent, future) in list(_prefetched.items()):
         if now - sent > PREFETCH_FRESH_SECONDS:
-            del _prefetched[key]
+            del _prefetched[stale]
             future.cancel()
-    entry = _prefetched.pop(_key(request), None)
+    entry = _prefetched.pop(key, None)
     return None if entry is None else entry[1]
 
 
-async def _answer(request: Request, seconds: float) -> Request:
+async def _answer(request: Request, key: str, seconds: float) -> Request:
     """The worker's answer, prefetched or asked now; one retry when the worker died."""
-    early = _take_prefetched(request)
+    early = _take_prefetched(key)
     if early is not None:
         with contextlib.suppress(HelperError):  # (else asked again below, of a new worker)
             return dict(await CONSOLE_WORKER.wait(early, seconds))
@@ -244,17 +236,19 @@ async def ask(request: Request, build: Callable[[Request], T]) -> T:
     when no worker can answer, or ERROR when ``build`` finds the answer
     of the wrong shape.  A worker that died is replaced and the request
     asked again (twice more if a prefetched answer was lost with it), so
-    killing it costs no error.
+    killing it costs no error; a backend signal is never asked again (it
+    may have run).
     """
     from core.probes.shared import CONSOLE_CHECKS  # (imports asyncio: not at the top)
 
-    return await CONSOLE_CHECKS.run(_key(request), functools.partial(_ask, request, build))
+    key = _key(request)
+    return await CONSOLE_CHECKS.run(key, functools.partial(_ask, request, key, build))
 
 
-async def _ask(request: Request, build: Callable[[Request], T]) -> T:
+async def _ask(request: Request, key: str, build: Callable[[Request], T]) -> T:
     seconds = seconds_for(request) + WORKER_START_SECONDS
     try:
-        answer = await _answer(request, seconds)
+        answer = await _answer(request, key, seconds)
     except TimeoutError:
         raise ProbeError(ProbeStatus.TIMEOUT, f"no answer from the console-checks worker "
                                               f"in {seconds:g} s") from None

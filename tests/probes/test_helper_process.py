@@ -347,3 +347,40 @@ async def test_the_worker_answers_even_when_json_cannot_carry_the_answer(
     answer = json.loads(capfdbinary.readouterr().out)
     assert answer["id"] == 7
     assert answer["error"]["status"] == "error" and "TypeError" in answer["error"]["reason"]
+
+
+LOGS_REQUESTS = '''
+import json, os, sys
+for line in sys.stdin:
+    request = json.loads(line)
+    with open(os.environ["WR_TEST_REQUESTS"], "a") as log:
+        log.write(f"{os.getpid()} {request['op']}\\n")
+    sys.stdout.write(json.dumps({"id": request["id"], "ok": True}) + "\\n")
+    sys.stdout.flush()
+'''
+
+
+async def test_on_start_requests_reach_the_running_helper_and_each_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "wr_logs_requests.py").write_text(LOGS_REQUESTS)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setenv("WR_TEST_REQUESTS", str(tmp_path / "requests"))
+    helper = HelperProcess("wr_logs_requests", "the test helper")
+    try:
+        assert await helper.call({"op": "first"}, 10) == {"ok": True}
+        helper.on_start({"op": "warm"})
+        helper.on_start({"op": "warm"})  # once each, however often asked
+        first = helper.pid
+        assert await helper.call({"op": "second"}, 10) == {"ok": True}
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        assert _wait_gone(first)
+        await asyncio.sleep(0.2)  # (its reader notices)
+        assert await helper.call({"op": "third"}, 10) == {"ok": True}
+        second = helper.pid
+    finally:
+        helper.close()
+    log = (tmp_path / "requests").read_text().split("\n")
+    assert log[:-1] == [f"{first} first", f"{first} warm", f"{first} second",
+                        f"{second} warm", f"{second} third"]
