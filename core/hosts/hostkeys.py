@@ -11,10 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import asyncssh
-
 from core.config import HostConfig
 from core.durable import append_line
+from core.hosts.sshlib import asyncssh
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 

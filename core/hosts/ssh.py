@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import asyncssh
-
 from core.config import HostConfig
 from core.hosts.base import (
     ByteReader,
@@ -40,6 +38,7 @@ from core.hosts.base import (
     render_command,
 )
 from core.hosts.hostkeys import HostKeyPolicy
+from core.hosts.sshlib import asyncssh
 from core.timeouts import wait_for
 
 PREFERRED_CIPHERS = (
@@ -310,9 +309,7 @@ class SshHost:
             if not await self._jump.wait_up(cfg.connect_timeout):
                 raise ConnectionError(f"jump host {self._jump.name} is {self._jump.state.value}")
             options["tunnel"] = self._jump._conn
-        conn = await wait_for(
-            asyncssh.connect(cfg.ssh_target, **options), cfg.connect_timeout + 5
-        )
+        conn = await wait_for(asyncssh.connect(cfg.ssh_target, **options), cfg.connect_timeout + 5)
         return conn, client
 
     async def close(self) -> None:
@@ -360,8 +357,9 @@ class SshHost:
         try:
             async with self._sessions:
                 result = await wait_for(
-                    _open_retrying(lambda: conn.run(text, input=input, check=False,
-                                                    errors="replace")),
+                    _open_retrying(
+                        lambda: conn.run(text, input=input, check=False, errors="replace")
+                    ),
                     timeout,
                 )
         except TimeoutError:
@@ -404,9 +402,11 @@ class SshHost:
         try:
             if conn is None:
                 raise ConnectionError(self._unavailable())
-            process = await _open_retrying(lambda: conn.create_process(
-                text, stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
-            ))
+            process = await _open_retrying(
+                lambda: conn.create_process(
+                    text, stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
+                )
+            )
         except (asyncssh.Error, OSError) as exc:
             stream.error = describe_error(exc)
             await stream.close()
@@ -453,8 +453,9 @@ class SshHost:
         try:
             reader, writer = await conn.open_unix_connection(remote_path)
         except asyncssh.Error as exc:
-            raise ConnectionError(f"cannot open {remote_path} on {self.name}: "
-                                  f"{describe_error(exc)}") from None
+            raise ConnectionError(
+                f"cannot open {remote_path} on {self.name}: {describe_error(exc)}"
+            ) from None
         return reader, writer
 
     async def _open_unix(self, fwd: _UnixForward) -> None:
