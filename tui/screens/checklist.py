@@ -32,7 +32,6 @@ from core.redact import MASK
 from core.runbooks.model import CONSOLE_HOST, Runbook, Step
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.prompt import PromptScreen
-from tui.screens.report_form import ReportFormScreen
 from widgets.colors import theme_color
 from widgets.log_view import LogView
 from widgets.probe_pane import KeyedTable
@@ -528,6 +527,10 @@ class ChecklistScreen(Screen[None]):
         self.app.pop_screen()
 
     async def _report_form(self, resolve: bool) -> dict[str, str] | None:
+        # Imported here: the form (a TextArea and its document model) is no part of
+        # the dashboard a launch waits for.
+        from tui.screens.report_form import ReportFormScreen
+
         view = self.warroom.desk.tracker.view(self.incident_id)
         return await self.app.push_screen_wait(
             ReportFormScreen(f"Report for {self.incident_id}", dict(view.report_fields), resolve))
