@@ -144,7 +144,9 @@ class WarroomApp(App[int]):
             more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
             self.notify(f"cannot read the journal of {first}: {why}{more}",
                         title="incidents not shown", severity="error", timeout=30)
-        self.run_worker(self._load_runbooks(), name="runbooks", group="runbooks")
+        # after the first paint: parsing them in a thread would slow the building of the screen
+        self.call_after_refresh(
+            lambda: self.run_worker(self._load_runbooks(), name="runbooks", group="runbooks"))
         if self._open_checklist:
             if self.desk.tracker.knows(self._open_checklist):
                 await self.push_screen(ChecklistScreen(self._open_checklist))
