@@ -182,7 +182,7 @@ class WarroomApp(App[int]):
         gc.enable()
 
     async def _load_runbooks(self) -> None:
-        """Parse the runbooks in a thread while the hosts connect; report the bad ones."""
+        """Parse the runbooks in a thread while the first probes run; report the bad ones."""
         library = await asyncio.to_thread(self.desk.load_runbooks)
         for error in library.errors:
             self.notify(str(error), title="runbook not loaded", severity="warning", timeout=10)
