@@ -8,6 +8,7 @@ dying or stuck helper does to its callers, and what it leaves behind.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
@@ -384,3 +385,31 @@ async def test_on_start_requests_reach_the_running_helper_and_each_new_one(
     log = (tmp_path / "requests").read_text().split("\n")
     assert log[:-1] == [f"{first} first", f"{first} warm", f"{first} second",
                         f"{second} warm", f"{second} third"]
+
+
+async def test_a_nicer_helper_yields_the_cpu_and_a_replacement_does_too(
+    helper: HelperProcess,
+) -> None:
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    pid = (await helper.call({"op": "whoami"}, 5))["pid"]
+    assert os.getpriority(os.PRIO_PROCESS, pid) == own  # by default: as nice as we are
+    helper.close()
+    helper.niceness = 5
+    first = (await helper.call({"op": "whoami"}, 5))["pid"]
+    assert os.getpriority(os.PRIO_PROCESS, first) == min(19, own + 5)
+    os.kill(first, signal.SIGKILL)
+    assert _wait_gone(first)
+    with contextlib.suppress(HelperError):  # (the kill may be noticed by this call)
+        await helper.call({"value": 1}, 5)
+    second = (await helper.call({"op": "whoami"}, 5))["pid"]
+    assert second != first
+    assert os.getpriority(os.PRIO_PROCESS, second) == min(19, own + 5)
+
+
+def test_the_console_checks_worker_yields_the_cpu_to_the_console() -> None:
+    from core.probes.workers import CONSOLE_WORKER
+
+    CONSOLE_WORKER.start()
+    pid = CONSOLE_WORKER.pid
+    assert pid is not None
+    assert os.getpriority(os.PRIO_PROCESS, pid) > os.getpriority(os.PRIO_PROCESS, 0)
