@@ -422,9 +422,12 @@ ssh_files_up() {
     ssh_choose_port
     port=$(ssh_port)
     [[ -f $STATE/id_lab ]] || ssh-keygen -q -t ed25519 -N '' -C warroom-lab -f "$STATE/id_lab"
+    # an RSA key as well: the type many operators still have, and the slow one to load
+    [[ -f $STATE/id_lab_rsa ]] ||
+        ssh-keygen -q -t rsa -b 3072 -N '' -C warroom-lab-rsa -f "$STATE/id_lab_rsa"
     [[ -f $STATE/ssh/wrong_host_ed25519_key ]] ||
         ssh-keygen -q -t ed25519 -N '' -C wrong-host-key -f "$STATE/ssh/wrong_host_ed25519_key"
-    cp "$STATE/id_lab.pub" "$STATE/ssh/authorized_keys"
+    cat "$STATE/id_lab.pub" "$STATE/id_lab_rsa.pub" >"$STATE/ssh/authorized_keys"
     : >"$STATE/known_hosts.empty"
     local kh=() khw=()
     for name in "${HOST_NAMES[@]}"; do

@@ -38,6 +38,7 @@ from core.hosts.base import (
     render_command,
 )
 from core.hosts.hostkeys import HostKeyPolicy
+from core.hosts.identities import KEYS
 from core.hosts.sshlib import asyncssh
 from core.timeouts import wait_for
 
@@ -302,8 +303,10 @@ class SshHost:
             options["port"] = cfg.port
         if cfg.user:
             options["username"] = cfg.user
+        keys = await KEYS.client_keys(cfg.identity_file)  # (loaded once, not per connect)
+        if keys:  # (none: asyncssh looks for them itself, as ~/.ssh/config says)
+            options["client_keys"] = keys
         if cfg.identity_file:
-            options["client_keys"] = [os.path.expanduser(cfg.identity_file)]
             options["agent_path"] = None
         if self._jump is not None:
             if not await self._jump.wait_up(cfg.connect_timeout):
