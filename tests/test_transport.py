@@ -16,6 +16,7 @@ import pytest
 from core.audit import Actions, AuditLog, ReadOnlyRefusal
 from core.config import Config, HostConfig
 from core.hosts import Fleet, LinkEvent, LinkState
+from core.hosts.hostkeys import HostKeyPolicy
 from core.hosts.local import LocalHost
 from core.hosts.ssh import READ_CHUNK, SshHost
 from tests.conftest import LAB, host_variant, lab_sh
@@ -83,6 +84,26 @@ async def test_changed_host_key_is_refused(lab_host: HostConfig) -> None:
         assert "HOST KEY CHANGED" in host.reason and "SHA256:" in host.reason
     finally:
         await host.close()
+
+
+async def test_an_edited_known_hosts_takes_effect_at_the_next_connect(
+    lab_host: HostConfig, tmp_path: Path
+) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_bytes((LAB / ".state" / "known_hosts.wrong").read_bytes())
+    config = host_variant(lab_host, known_hosts=str(known))
+    policy, other = HostKeyPolicy(config), HostKeyPolicy(host_variant(config, name="web9"))
+    assert policy.known_hosts() is other.known_hosts()  # one file, parsed once
+    host = SshHost(config, backoff_first=0.3, backoff_cap=0.3)
+    try:
+        await host.start()
+        assert not await host.wait_up(2)
+        assert "HOST KEY CHANGED" in host.reason
+        known.write_bytes((LAB / ".state" / "known_hosts").read_bytes())  # the fix
+        assert await host.wait_up(10), host.reason
+    finally:
+        await host.close()
+    assert policy.known_hosts() is HostKeyPolicy(config).known_hosts()  # the edit, parsed once
 
 
 async def test_trust_on_first_use_only_when_configured(

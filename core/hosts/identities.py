@@ -41,7 +41,9 @@ Signature = tuple[tuple[str, tuple[int, ...] | None], ...]
 KeyPairs = Sequence[asyncssh.SSHKeyPair]
 
 
-def _stamp(path: Path) -> tuple[int, ...] | None:
+def file_stamp(path: Path) -> tuple[int, ...] | None:
+    """What ``path`` is now, by its stat (None when it cannot be read): a file that
+    was changed, replaced or removed has another stamp."""
     try:
         st = path.stat()
     except OSError:
@@ -52,7 +54,7 @@ def _stamp(path: Path) -> tuple[int, ...] | None:
 def signature(paths: Sequence[Path]) -> Signature:
     """What the files ``paths`` (and their ``-cert.pub``) are now: their stat stamps."""
     every = [p for path in paths for p in (path, Path(f"{path}-cert.pub"))]
-    return tuple((str(p), _stamp(p)) for p in every)
+    return tuple((str(p), file_stamp(p)) for p in every)
 
 
 def ssh_config_names_keys(config: Path) -> bool:
