@@ -126,6 +126,17 @@ def bench_config(
     return {"settings": settings, "hosts": entries}
 
 
+RSA_KEY = STATE / "id_lab_rsa"
+"""The lab's RSA-3072 client key (the lab authorizes it besides its ed25519 key)."""
+
+
+def with_identity(config: dict[str, Any], identity_file: Path) -> dict[str, Any]:
+    """``config`` (from :func:`bench_config`) with every host authenticating with
+    ``identity_file``."""
+    hosts = [{**host, "identity_file": str(identity_file)} for host in config["hosts"]]
+    return {**config, "hosts": hosts}
+
+
 def write_config(path: Path, config: dict[str, Any]) -> Path:
     """Write a config dict as TOML; returns ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)

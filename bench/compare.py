@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(base = {args.base}):")
     print(f"{'':20} {'base':>8} {'this':>8} {'change':>8}")
     for measure in MEASURES:
-        values = {side: [r[measure] for r in runs[side] if r[measure] is not None]
+        values = {side: [v for r in runs[side] if (v := r[measure]) is not None]
                   for side in runs}
         if not values["base"] or not values["this"]:
             print(f"{measure:20} {'–':>8} {'–':>8}")

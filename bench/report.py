@@ -161,6 +161,8 @@ def _launch(results: dict[str, Any], summary: list[str], lines: list[str]) -> fl
         painted = _values(runs, "painted")
         bad = sorted({b for r in runs for b in r["not_ok"]})
         path = "Monitor (core)" if mode == "monitor" else "App headless"
+        if n.endswith(" RSA"):
+            n, path = n.removesuffix(" RSA"), path + ", RSA-3072 key"
         lines.append(
             f"| {n} | {path} | {len(runs)}"
             + (f" ({len(entry['errors'])} failed)" if entry["errors"] else "")
@@ -172,7 +174,7 @@ def _launch(results: dict[str, Any], summary: list[str], lines: list[str]) -> fl
             f"| {_s(median(_values(runs, 'helpers_cpu')))} "
             f"| {_s(median(_values(runs, 'imports')))} | {', '.join(bad[:6]) or '–'} |"
         )
-        if mode == "app" and n == "10":
+        if key == "app/10":
             app10 = median(painted)
             ok = None if math.isnan(app10) else app10 <= TARGETS["launch"]
             summary.append(
@@ -183,7 +185,7 @@ def _launch(results: dict[str, Any], summary: list[str], lines: list[str]) -> fl
                 f"| the same from process start (interpreter and imports included) "
                 f"| {_s(median(process))} | {_s(p95(process))} | ≤ 1 s | "
                 f"{_met(None if not process else median(process) <= TARGETS['launch'])} |")
-        if mode == "monitor" and n == "10":
+        if key == "monitor/10":
             summary.append(
                 f"| launch → all probes filled, 10 hosts (Monitor only) | {_s(median(painted))} "
                 f"| {_s(p95(painted))} | ≤ 1 s | "
@@ -205,7 +207,7 @@ def _launch(results: dict[str, Any], summary: list[str], lines: list[str]) -> fl
 
 def _answered(launch: dict[str, Any]) -> list[str]:
     """When each probe's last host answered, median over the runs of the largest launch."""
-    keys = [k for k in launch if "/" in k and launch[k]["runs"]]
+    keys = [k for k in launch if "/" in k and launch[k]["runs"] and k.split("/")[1].isdigit()]
     if not keys:
         return []
     largest = max(int(k.split("/")[1]) for k in keys)
@@ -462,10 +464,6 @@ def _idle(results: dict[str, Any], summary: list[str], lines: list[str]) -> None
 
 
 # -- the document ---------------------------------------------------------------------
-
-
-def _ms(value: float | None) -> str:
-    return "–" if value is None or math.isnan(value) else f"{value * 1000:.0f} ms"
 
 
 def _history(results: dict[str, Any], summary: list[str], lines: list[str]) -> None:
