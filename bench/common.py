@@ -126,6 +126,29 @@ def bench_config(
     return {"settings": settings, "hosts": entries}
 
 
+def cpu_times() -> tuple[int, int]:
+    """The machine's busy and total CPU ticks since boot (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def wait_until_quiet(idle_share: float = 0.85, window: float = 2.0,
+                     longest: float = 90.0) -> tuple[float, float]:
+    """Wait until the machine was at least ``idle_share`` idle over a ``window``-second
+    sample (what ``make lab-up`` and ``make install`` just started has settled), for
+    at most ``longest`` seconds; returns (seconds waited, idle share of the last sample)."""
+    started = time.monotonic()
+    while True:
+        busy0, total0 = cpu_times()
+        time.sleep(window)
+        busy1, total1 = cpu_times()
+        idle = 1 - (busy1 - busy0) / max(1, total1 - total0)
+        waited = time.monotonic() - started
+        if idle >= idle_share or waited >= longest:
+            return waited, idle
+
+
 RSA_KEY = STATE / "id_lab_rsa"
 """The lab's RSA-3072 client key (the lab authorizes it besides its ed25519 key)."""
 

@@ -534,6 +534,8 @@ def render(results: dict[str, Any]) -> str:
         f"| Docker / tmux | {machine.get('docker', '?')} / {machine.get('tmux', '?')} |",
         f"| load average at start → end | {machine.get('load', '?')} → "
         f"{results.get('load_end', '?')} |",
+        *([f"| waited for a quiet machine | {machine['quiet']['waited']:.0f} s, then "
+           f"{machine['quiet']['idle']:.0%} idle over 2 s |"] if machine.get("quiet") else []),
         "",
         *([("1-min load average at the start → end of each section: " + ", ".join(
             f"{k} {a:.1f} → {b:.1f}" for k, (a, b) in results["loads"].items())

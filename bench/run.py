@@ -533,6 +533,9 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)
     common.compile_bytecode()
+    waited, idle = common.wait_until_quiet()
+    log(f"the machine was {idle:.0%} idle over 2 s after waiting {waited:.0f} s "
+        "(the bench starts once it is at least 85 % idle, or after 90 s)")
     bench = Bench(args)
     started = time.monotonic()
     interrupted = False
@@ -541,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
         if swept:
             log(f"removed {swept} leftover bench containers")
         bench.results["machine"] = common.machine_info()
+        bench.results["machine"]["quiet"] = {"waited": waited, "idle": idle}
         bench.results["lab_down"] = down
         runners = {"launch": section_launch, "byhand": section_byhand, "kill": section_kill,
                    "history": section_history,

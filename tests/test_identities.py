@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from pathlib import Path
 
@@ -10,7 +11,12 @@ import pytest
 
 from core.config import HostConfig
 from core.hosts import identities
-from core.hosts.identities import KeyCache, signature, ssh_config_names_keys
+from core.hosts.identities import (
+    CONFIG_NAMES_KEYS,
+    KeyCache,
+    signature,
+    ssh_config_matches,
+)
 from core.hosts.ssh import SshHost
 from core.hosts.sshlib import asyncssh
 from tests.conftest import LAB, host_variant
@@ -64,8 +70,8 @@ async def test_a_changed_key_file_is_loaded_again(
     first = _write_key(key)
     cache = KeyCache()
     assert _public(await cache.client_keys(str(key))) == [first]
-    key.unlink()
-    second = _write_key(key)
+    second = _write_key(tmp_path / "id_new")
+    os.replace(tmp_path / "id_new", key)  # (as an editor saves: another file in its place)
     assert _public(await cache.client_keys(str(key))) == [second]
     assert len(counted_loads) == 2
 
@@ -106,21 +112,64 @@ def test_an_ssh_config_that_may_choose_keys_leaves_them_to_asyncssh(
 ) -> None:
     config = tmp_path / "config"
     config.write_text(text)
-    assert ssh_config_names_keys(config) is names_keys
-    assert ssh_config_names_keys(tmp_path / "absent") is False
+    assert ssh_config_matches(config, CONFIG_NAMES_KEYS) is names_keys
+    assert ssh_config_matches(tmp_path / "absent", CONFIG_NAMES_KEYS) is False
 
 
 async def test_default_keys_are_loaded_once_unless_ssh_config_names_keys(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
+    loads: list[int] = []
+    real = identities._load_defaults
+
+    def counting() -> identities.KeyPairs:
+        loads.append(1)
+        return real()
+
+    monkeypatch.setattr(identities, "_load_defaults", counting)
     ssh_dir = tmp_path / ".ssh"
     ssh_dir.mkdir()
-    public = _write_key(ssh_dir / "id_ed25519")
     cache = KeyCache()
+    assert await cache.client_keys("") is None  # no default key: asyncssh looks itself
+    public = _write_key(ssh_dir / "id_ed25519")
+    answers = await asyncio.gather(*[cache.client_keys("") for _ in range(5)])
+    assert all(_public(a) == [public] for a in answers)
     assert _public(await cache.client_keys("")) == [public]
+    assert len(loads) == 2  # once with no key, once with it: not per host or connect
     (ssh_dir / "config").write_text("Host shop\n  IdentityFile ~/.ssh/shop\n")
     assert await cache.client_keys("") is None
+
+
+async def test_each_connect_gets_key_pairs_of_its_own(tmp_path: Path) -> None:
+    key = asyncssh.generate_private_key("ssh-rsa", key_size=2048)
+    key.write_private_key(str(tmp_path / "id_rsa"))
+    cache = KeyCache()
+    first = await cache.client_keys(str(tmp_path / "id_rsa"))
+    assert first is not None and isinstance(first[0], asyncssh.SSHKeyPair)
+    assert first[0].sig_algorithm == b"ssh-rsa"
+    first[0].set_sig_algorithm(b"rsa-sha2-512")  # as asyncssh does, signing in to one host
+    second = await cache.client_keys(str(tmp_path / "id_rsa"))
+    assert second is not None and isinstance(second[0], asyncssh.SSHKeyPair)
+    assert second[0].sig_algorithm == b"ssh-rsa"  # the next host starts afresh
+
+
+async def test_an_identity_file_is_left_to_asyncssh_where_ssh_config_may_add_certificates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, counted_loads: list[object]
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".ssh").mkdir()
+    (tmp_path / ".ssh" / "config").write_text("Host a\n  CertificateFile ~/.ssh/a-cert.pub\n")
+    key = tmp_path / "id_test"
+    _write_key(key)
+    assert await KeyCache().client_keys(str(key)) == [str(key)]  # loaded at connect, as before
+    assert counted_loads == []
+
+
+def test_the_default_key_names_are_asyncssh_s() -> None:
+    from asyncssh.public_key import _DEFAULT_KEY_FILES
+
+    assert tuple(name for name, _ in _DEFAULT_KEY_FILES) == identities.DEFAULT_KEY_NAMES
 
 
 @pytest.mark.lab

@@ -88,5 +88,6 @@ def test_a_ruled_out_library_is_answered_without_a_child_process(
         assert ctypes.util.find_library("not-there") is None
         assert ctypes.util.find_library("there") == "x"
     assert asked == ["there"]  # only the library that might be there was searched for
+    assert ctypes.util.find_library is searched  # what it was before the block
     monkeypatch.undo()
-    assert ctypes.util.find_library is real  # restored after the block
+    assert ctypes.util.find_library is real

@@ -145,8 +145,7 @@ class WarroomApp(App[int]):
             self.notify(f"cannot read the journal of {first}: {why}{more}",
                         title="incidents not shown", severity="error", timeout=30)
         # after the first paint: parsing them in a thread would slow the building of the screen
-        self.call_after_refresh(
-            lambda: self.run_worker(self._load_runbooks(), name="runbooks", group="runbooks"))
+        self.call_after_refresh(self._start_loading_runbooks)
         if self._open_checklist:
             if self.desk.tracker.knows(self._open_checklist):
                 await self.push_screen(ChecklistScreen(self._open_checklist))
@@ -155,6 +154,10 @@ class WarroomApp(App[int]):
                             severity="error", timeout=10)
         self.run_worker(self._watch_journal(), name="journal", exclusive=True, group="journal")
         self.set_interval(1.0, self._evaluate)
+
+    def _start_loading_runbooks(self) -> None:
+        if not self._exiting:
+            self.run_worker(self._load_runbooks(), name="runbooks", group="runbooks")
 
     def _start_probes(self) -> None:
         if not self._exiting:  # (Monitor.start also does nothing once it is closed)

@@ -13,12 +13,12 @@ from pathlib import Path
 
 from core.config import HostConfig
 from core.durable import append_line
-from core.hosts.identities import file_stamp
+from core.hosts.filestamp import Stamp, file_stamp
 from core.hosts.sshlib import asyncssh
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 
-_PARSED: dict[Path, tuple[tuple[int, ...] | None, asyncssh.SSHKnownHosts]] = {}
+_PARSED: dict[Path, tuple[Stamp | None, asyncssh.SSHKnownHosts]] = {}
 """known_hosts files as last parsed, with their stamps (read-only once parsed)."""
 
 

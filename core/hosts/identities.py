@@ -8,47 +8,52 @@ a second at every launch, and again at every reconnect.
 
 :class:`KeyCache` loads each set of key files once, in a thread (the check
 runs outside the interpreter lock, so the screen goes on being drawn), for
-every host that connects at that moment.  It loads them again when a file,
-or its ``-cert.pub``, changed.  It covers a host's ``identity_file``, and
-also the default keys (``~/.ssh/id_*``) when ``~/.ssh/config`` cannot name
-others.  Where it can (``IdentityFile``, ``IdentitiesOnly``,
-``CertificateFile`` or ``Include``), :meth:`KeyCache.client_keys` answers
-None and asyncssh chooses the keys, as before.
+every host that connects at that moment, and loads them again when a file,
+or its ``-cert.pub``, changed.  Each connect gets its own copies of the
+loaded key pairs: asyncssh sets a pair's signature algorithm (and may attach
+a certificate) while it signs in, and one host's choice must not carry over
+to the next.
+
+It covers a host's ``identity_file`` and the default keys
+(``~/.ssh/id_*``).  Where ``~/.ssh/config`` could change what asyncssh
+makes of them, nothing is cached and asyncssh loads the keys at each
+connect, as before: for an ``identity_file``, when the config may attach
+certificates (``CertificateFile``, or an ``Include`` that could); for the
+default keys, when it may also name others (``IdentityFile``,
+``IdentitiesOnly``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import re
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from core.hosts.filestamp import Stamp, file_stamp
 from core.hosts.sshlib import asyncssh
 
 DEFAULT_KEY_NAMES = (
     "id_ed25519_sk", "id_ecdsa_sk", "id_ed448", "id_ed25519", "id_ecdsa", "id_rsa", "id_dsa",
 )
-"""asyncssh's default key files under ~/.ssh, in its order (they only decide the cache's
-freshness: asyncssh itself loads them)."""
+"""asyncssh's default key files under ~/.ssh, in its order (here they only say whether
+the loaded defaults are still current: asyncssh's own list loads them)."""
+
+CONFIG_ATTACHES_CERTS = re.compile(
+    rb"^\s*(certificatefile|include)\b", re.IGNORECASE | re.MULTILINE)
+"""An ssh_config line that may attach certificates to the client's keys."""
 
 CONFIG_NAMES_KEYS = re.compile(
-    rb"^\s*(identityfile|identitiesonly|certificatefile|include)\b", re.IGNORECASE | re.MULTILINE,
-)
-"""An ssh_config line that may choose other keys than the defaults."""
+    rb"^\s*(identityfile|identitiesonly|certificatefile|include)\b",
+    re.IGNORECASE | re.MULTILINE)
+"""An ssh_config line that may choose other keys than the defaults (or attach certificates)."""
 
-Signature = tuple[tuple[str, tuple[int, ...] | None], ...]
+Signature = tuple[tuple[str, Stamp | None], ...]
 KeyPairs = Sequence[asyncssh.SSHKeyPair]
-
-
-def file_stamp(path: Path) -> tuple[int, ...] | None:
-    """What ``path`` is now, by its stat (None when it cannot be read): a file that
-    was changed, replaced or removed has another stamp."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, st.st_dev)
+ClientKeys = Sequence[asyncssh.SSHKeyPair | str]
 
 
 def signature(paths: Sequence[Path]) -> Signature:
@@ -57,10 +62,11 @@ def signature(paths: Sequence[Path]) -> Signature:
     return tuple((str(p), file_stamp(p)) for p in every)
 
 
-def ssh_config_names_keys(config: Path) -> bool:
-    """Whether the ssh_config ``config`` may choose the client's keys (or cannot be read)."""
+def ssh_config_matches(config: Path, pattern: re.Pattern[bytes]) -> bool:
+    """Whether the ssh_config ``config`` has a line ``pattern`` matches (True when the
+    file exists but cannot be read: it might)."""
     try:
-        return CONFIG_NAMES_KEYS.search(config.read_bytes()) is not None
+        return pattern.search(config.read_bytes()) is not None
     except FileNotFoundError:
         return False
     except OSError:
@@ -78,43 +84,54 @@ class KeyCache:
 
     def __init__(self) -> None:
         self._loaded: dict[str, tuple[Signature, KeyPairs]] = {}
-        self._loading: dict[tuple[int, str, Signature], asyncio.Future[KeyPairs]] = {}
+        self._loading: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[tuple[str, Signature], asyncio.Future[KeyPairs]]
+        ] = weakref.WeakKeyDictionary()  # (a future belongs to its event loop)
 
-    async def client_keys(self, identity_file: str) -> KeyPairs | None:
-        """The key pairs to offer: ``identity_file``'s, else the default keys; None when
-        ``~/.ssh/config`` may choose the keys (asyncssh then decides, at each connect).
+    async def client_keys(self, identity_file: str) -> ClientKeys | None:
+        """What to give asyncssh as ``client_keys`` for a host with ``identity_file``
+        (or none: ""): copies of the loaded key pairs; the file's path where
+        ``~/.ssh/config`` may attach certificates; None for the default keys where
+        it may choose the keys, or when there are none (asyncssh then looks itself).
 
         Raises what loading them raises (a missing file, a key that needs a passphrase).
         """
+        config = Path(os.path.expanduser("~/.ssh/config"))
         if identity_file:
             path = Path(os.path.expanduser(identity_file))
+            if ssh_config_matches(config, CONFIG_ATTACHES_CERTS):
+                return [str(path)]
             return await self._get(str(path), [path], lambda: asyncssh.load_keypairs([path]))
-        ssh_dir = Path(os.path.expanduser("~/.ssh"))
-        if ssh_config_names_keys(ssh_dir / "config"):
+        name = f"defaults:{config.parent}"
+        if ssh_config_matches(config, CONFIG_NAMES_KEYS):
+            self._loaded.pop(name, None)
             return None
-        paths = [ssh_dir / name for name in DEFAULT_KEY_NAMES]
-        return await self._get(f"defaults:{ssh_dir}", paths, _load_defaults)
+        paths = [config.parent / key for key in DEFAULT_KEY_NAMES]
+        return await self._get(name, paths, _load_defaults) or None
 
-    async def _get(self, name: str, paths: list[Path], load: Callable[[], KeyPairs]) -> KeyPairs:
+    async def _get(self, name: str, paths: list[Path],
+                   load: Callable[[], KeyPairs]) -> list[asyncssh.SSHKeyPair]:
         now = signature(paths)
         kept = self._loaded.get(name)
         if kept is not None and kept[0] == now:
-            return kept[1]
-        slot = (id(asyncio.get_running_loop()), name, now)  # (a future belongs to one loop)
-        loading = self._loading.get(slot)
-        if loading is None:
-            loading = asyncio.ensure_future(asyncio.to_thread(load))
-            self._loading[slot] = loading
-            loading.add_done_callback(lambda done: self._finished(name, slot, done))
-        keys: KeyPairs = await asyncio.shield(loading)  # (a caller that gives up stops no load)
-        return keys
+            return [copy.copy(pair) for pair in kept[1]]
+        loading = self._loading.setdefault(asyncio.get_running_loop(), {})
+        slot = (name, now)
+        future = loading.get(slot)
+        if future is None:
+            future = loading[slot] = asyncio.ensure_future(asyncio.to_thread(load))
+            future.add_done_callback(lambda done: self._finished(loading, slot, done))
+        pairs = await asyncio.shield(future)  # (a caller that gives up stops no load)
+        return [copy.copy(pair) for pair in pairs]
 
-    def _finished(self, name: str, slot: tuple[int, str, Signature],
-                  done: asyncio.Future[KeyPairs]) -> None:
-        self._loading.pop(slot, None)
+    def _finished(self, loading: dict[tuple[str, Signature], asyncio.Future[KeyPairs]],
+                  slot: tuple[str, Signature], done: asyncio.Future[KeyPairs]) -> None:
+        loading.pop(slot, None)
+        name, loaded_signature = slot
         if done.cancelled() or done.exception() is not None:
-            return  # nothing kept: the next connect loads again (and says why, if it fails)
-        self._loaded[name] = (slot[2], list(done.result()))
+            self._loaded.pop(name, None)  # nothing kept: the next connect loads again
+            return
+        self._loaded[name] = (loaded_signature, list(done.result()))
 
 
 KEYS = KeyCache()

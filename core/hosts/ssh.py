@@ -303,8 +303,10 @@ class SshHost:
             options["port"] = cfg.port
         if cfg.user:
             options["username"] = cfg.user
-        keys = await KEYS.client_keys(cfg.identity_file)  # (loaded once, not per connect)
-        if keys:  # (none: asyncssh looks for them itself, as ~/.ssh/config says)
+        # loaded once for every host, not at each connect (a key file that hangs on
+        # reading counts against this connect's time)
+        keys = await wait_for(KEYS.client_keys(cfg.identity_file), cfg.connect_timeout)
+        if keys is not None:  # (None: asyncssh finds the keys itself)
             options["client_keys"] = keys
         if cfg.identity_file:
             options["agent_path"] = None
