@@ -207,3 +207,22 @@ async def test_a_host_without_identity_file_uses_the_default_keys(
         assert (await host.run(["echo", "in"])).stdout == "in\n"
     finally:
         await host.close()
+
+
+@pytest.mark.lab
+async def test_a_host_whose_key_cannot_be_loaded_says_which_and_why(
+    lab_host: HostConfig, tmp_path: Path
+) -> None:
+    missing = tmp_path / "id_gone"
+    locked = tmp_path / "id_locked"
+    asyncssh.generate_private_key("ssh-ed25519").write_private_key(
+        str(locked), format_name="pkcs8-pem", passphrase="secret")
+    for path, why in ((missing, "No such file or directory"), (locked, "assphrase")):
+        host = SshHost(host_variant(lab_host, identity_file=str(path)), backoff_first=5)
+        try:
+            await host.start()
+            assert not await host.wait_up(2)
+            assert f"cannot load identity_file {path}" in host.reason
+            assert why in host.reason
+        finally:
+            await host.close()

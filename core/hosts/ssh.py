@@ -305,7 +305,11 @@ class SshHost:
             options["username"] = cfg.user
         # loaded once for every host, not at each connect (a key file that hangs on
         # reading counts against this connect's time)
-        keys = await wait_for(KEYS.client_keys(cfg.identity_file), cfg.connect_timeout)
+        try:
+            keys = await wait_for(KEYS.client_keys(cfg.identity_file), cfg.connect_timeout)
+        except (OSError, asyncssh.KeyImportError) as exc:
+            which = f"identity_file {cfg.identity_file}" if cfg.identity_file else "~/.ssh/id_*"
+            raise ConnectionError(f"cannot load {which}: {describe_error(exc)}") from None
         if keys is not None:  # (None: asyncssh finds the keys itself)
             options["client_keys"] = keys
         if cfg.identity_file:
