@@ -71,10 +71,13 @@ class Bench:
         self.env["PATH"] = os.environ.get("PATH", "")
         self.env["HOME"] = os.environ.get("HOME", "/root")
 
-    def config(self, n_hosts: int) -> Path:
-        path = self.work / f"hosts{n_hosts}.toml"
+    def config(self, n_hosts: int, identity_file: Path | None = None) -> Path:
+        path = self.work / f"hosts{n_hosts}{'-' + identity_file.name if identity_file else ''}.toml"
         if not path.exists():
-            common.write_config(path, common.bench_config(n_hosts, self.work / "data"))
+            config = common.bench_config(n_hosts, self.work / "data")
+            if identity_file is not None:
+                config = common.with_identity(config, identity_file)
+            common.write_config(path, config)
         return path
 
     def child(self, module: str, *args: str, timeout: float = 300) -> dict[str, Any]:
@@ -128,9 +131,7 @@ def section_launch(bench: Bench) -> dict[str, Any]:
     if 10 in bench.args.hosts and common.RSA_KEY.is_file():
         # the same 10 hosts signing in with an RSA key: the type many operators still
         # use, and by far the slowest to load (over 100 ms of CPU each time)
-        config = common.write_config(
-            bench.work / "hosts10-rsa.toml",
-            common.with_identity(common.bench_config(10, bench.work / "data"), common.RSA_KEY))
+        config = bench.config(10, common.RSA_KEY)
         out[RSA_LAUNCH] = {"runs": [], "errors": []}
         for run in range(bench.args.runs):
             launch_once(bench, out, RSA_LAUNCH, config, run)

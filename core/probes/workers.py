@@ -64,7 +64,8 @@ _prefetched: dict[str, tuple[float, concurrent.futures.Future[Any]]] = {}
 def start_for(config: Config) -> None:
     """Start the worker now if ``config`` will need it (a failure shows at the first check),
     and have it import psycopg if some host has PostgreSQL."""
-    if not config_requests(config) and not _has_postgres(config):
+    running = CONSOLE_WORKER.pid is not None  # (``warroom`` prefetched: no need to ask)
+    if not running and not _has_postgres(config) and not config_requests(config):
         return
     with contextlib.suppress(HelperError):  # each check that needs it says why
         CONSOLE_WORKER.start()
