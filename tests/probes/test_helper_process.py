@@ -8,7 +8,6 @@ dying or stuck helper does to its callers, and what it leaves behind.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import os
 import signal
@@ -26,8 +25,11 @@ lock = threading.Lock()
 
 def write(answer):
     with lock:
-        sys.stdout.write(json.dumps(answer) + "\\n")
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(json.dumps(answer) + "\\n")
+            sys.stdout.flush()
+        except OSError:  # after "hang up": an answer to a request read before it is lost
+            pass  # quietly, so the last line on stderr stays the reason it gave
 
 def answer(req):
     op = req.get("op")
@@ -385,36 +387,3 @@ async def test_on_start_requests_reach_the_running_helper_and_each_new_one(
     log = (tmp_path / "requests").read_text().split("\n")
     assert log[:-1] == [f"{first} first", f"{first} warm", f"{first} second",
                         f"{second} warm", f"{second} third"]
-
-
-async def test_a_nicer_helper_yields_the_cpu_and_a_replacement_does_too(
-    helper: HelperProcess,
-) -> None:
-    own = os.getpriority(os.PRIO_PROCESS, 0)
-    pid = (await helper.call({"op": "whoami"}, 5))["pid"]
-    assert os.getpriority(os.PRIO_PROCESS, pid) == own  # by default: as nice as we are
-    helper.close()
-    helper.niceness = 5
-    first = (await helper.call({"op": "whoami"}, 5))["pid"]
-    assert os.getpriority(os.PRIO_PROCESS, first) == min(19, own + 5)
-    os.kill(first, signal.SIGKILL)
-    assert _wait_gone(first)
-    with contextlib.suppress(HelperError):  # (the kill may be noticed by this call)
-        await helper.call({"value": 1}, 5)
-    second = (await helper.call({"op": "whoami"}, 5))["pid"]
-    assert second != first
-    assert os.getpriority(os.PRIO_PROCESS, second) == min(19, own + 5)
-
-
-def test_the_console_checks_worker_yields_the_cpu_to_the_console() -> None:
-    from core.probes.workers import CONSOLE_WORKER, WORKER_NICENESS
-
-    own = os.getpriority(os.PRIO_PROCESS, 0)
-    CONSOLE_WORKER.start()
-    try:
-        pid = CONSOLE_WORKER.pid
-        assert pid is not None
-        assert WORKER_NICENESS > 0
-        assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, own + WORKER_NICENESS)
-    finally:
-        CONSOLE_WORKER.close()
