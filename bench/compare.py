@@ -6,7 +6,8 @@ worktree and launches the App (or the Monitor) of each tree in turn,
 ``bench/launch_child.py`` with the other tree's packages first on the path.
 Alternating puts both under the same machine and load, which on a shared
 machine moves more between minutes than most changes do.  Prints the
-medians: from start, from process start, first paint, process CPU.  Writes
+medians: from start, from process start, first paint, process CPU, and when
+each probe's last host answered (which one the launch waited for).  Writes
 nothing to RESULTS.md.
 """
 
@@ -31,6 +32,8 @@ from bench.common import ROOT, median
 
 CHILD = ROOT / "bench" / "launch_child.py"
 MEASURES = ("from start", "from process start", "first paint", "CPU", "helpers' CPU")
+ANSWERED = "answered: "
+"""Prefix of the per-probe measures: when the last host's first answer came, from start."""
 
 
 @contextlib.contextmanager
@@ -52,8 +55,10 @@ def launch(tree: Path, mode: str, config: Path, out: Path) -> dict[str, float | 
     subprocess.run([str(common.PYTHON), str(CHILD), "--mode", mode, "--config", str(config),
                     "--out", str(out)], cwd=tree, env=env, timeout=120, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    measures: dict[str, float | None] = common.launch_measures(
-        json.loads(out.read_text()), spawned)
+    result = json.loads(out.read_text())
+    measures: dict[str, float | None] = common.launch_measures(result, spawned)
+    for probe, seconds in (result.get("answered") or {}).items():
+        measures[f"{ANSWERED}{probe}"] = seconds
     return measures
 
 
@@ -87,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.mode}, {args.hosts} hosts, {args.pairs} alternated pairs, medians "
           f"(base = {args.base}):")
     print(f"{'':20} {'base':>8} {'this':>8} {'change':>8}")
-    for measure in MEASURES:
+    probes = sorted({m for side in runs.values() for r in side for m in r
+                     if m.startswith(ANSWERED)})
+    for measure in (*MEASURES, *probes):
         values = {side: [v for r in runs[side] if (v := r[measure]) is not None]
                   for side in runs}
         if not values["base"] or not values["this"]:

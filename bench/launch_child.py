@@ -168,7 +168,7 @@ async def run_monitor(config_path: str, timeout: float) -> dict[str, Any]:
     _start_helpers(config)  # as `warroom check` does, before its heavy imports
     from core.hosts import Fleet
     from core.monitor import Monitor
-    from core.probes.collect import PROBE_FIELDS
+    from core.probes.collect import PROBE_FIELDS  # (where every tree, older ones too, has it)
     from core.timeouts import wait_for
 
     t_imported = time.monotonic()

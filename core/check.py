@@ -24,11 +24,7 @@ from core.incidents.model import Finding, finding_incident_id
 from core.incidents.severity import SeverityScheme
 from core.probes.collect import HostProbes
 from core.runbooks.library import load_library
-from core.state import HostState, ProbeResult
-
-PROBE_FIELDS = (
-    "containers", "docker_df", "disk", "system", "postgres", "certs", "endpoints", "backups",
-)
+from core.state import PROBE_FIELDS, HostState, ProbeResult
 
 
 class Status(enum.IntEnum):

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable
 from core.config import Config
 from core.hosts import Fleet, Host, LinkEvent, LinkState
 from core.probes import workers
-from core.probes.collect import PROBE_FIELDS, HostProbes
-from core.state import HostState, ProbeStatus
+from core.probes.collect import HostProbes
+from core.state import PROBE_FIELDS, HostState, ProbeStatus
 from core.timeouts import wait_for
 
 SLOW_PROBES: dict[str, float] = {

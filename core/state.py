@@ -263,3 +263,9 @@ class HostState:
     certs: ProbeResult[tuple[CertInfo, ...]] | None = None
     endpoints: ProbeResult[tuple[EndpointCheck, ...]] | None = None
     backups: ProbeResult[BackupState] | None = None
+
+
+PROBE_FIELDS = (
+    "containers", "docker_df", "disk", "system", "postgres", "certs", "endpoints", "backups",
+)
+"""The HostState fields a refresh fills, in display order."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 from collections.abc import Iterable
@@ -25,6 +24,7 @@ from core.incidents.desk import IncidentDesk
 from core.monitor import Monitor
 from core.runbooks.model import CONSOLE_HOST
 from core.state import HostState
+from core.stepwise import finish_between
 from core.textsafe import visible
 from themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes
 from tui.screens.checklist import ChecklistScreen
@@ -144,7 +144,7 @@ class WarroomApp(App[int]):
             more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
             self.notify(f"cannot read the journal of {first}: {why}{more}",
                         title="incidents not shown", severity="error", timeout=30)
-        # after the first paint: parsing them in a thread would slow the building of the screen
+        # after the first paint: parsing them would slow the building of the screen
         self.call_after_refresh(self._start_loading_runbooks)
         if self._open_checklist:
             if self.desk.tracker.knows(self._open_checklist):
@@ -185,10 +185,13 @@ class WarroomApp(App[int]):
         gc.enable()
 
     async def _load_runbooks(self) -> None:
-        """Parse the runbooks in a thread while the first probes run; report the bad ones."""
-        library = await asyncio.to_thread(self.desk.load_runbooks)
+        """Parse the runbooks while the first probes run, one per turn of the event loop
+        (in a thread, the parse held the loop up at each of its system calls: the
+        launch filled 0.14 s later); report the bad ones."""
+        library = await finish_between(self.desk.runbook_loading())
         for error in library.errors:
             self.notify(str(error), title="runbook not loaded", severity="warning", timeout=10)
+        self._evaluate()  # (the snapshots that came meanwhile waited for the runbooks)
 
     async def action_quit(self) -> None:
         self._exiting = True
@@ -256,6 +259,9 @@ class WarroomApp(App[int]):
         so a condition that must hold N seconds opens its incident on time)."""
         if not self.states:
             return
+        if not self.desk.runbooks_loaded:
+            return  # an incident opens with its runbook: parsing them here would stall the
+            # screen, so the rules run once _load_runbooks has them
         try:
             changed = self.desk.process(self.states)
         except OSError as exc:

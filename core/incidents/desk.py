@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.config import Config, HostConfig
 from core.incidents.checklist import Checklist
@@ -22,9 +22,12 @@ from core.incidents.report import write_incident_report
 from core.incidents.severity import SeverityScheme
 from core.incidents.tracker import IncidentTracker
 from core.incidents.watcher import JournalWatcher
-from core.runbooks.library import RunbookLibrary, load_library
 from core.runbooks.model import Runbook, host_variables
 from core.state import HostState
+from core.stepwise import Steps, finish
+
+if TYPE_CHECKING:
+    from core.runbooks.library import RunbookLibrary
 
 
 class IncidentDesk:
@@ -35,7 +38,7 @@ class IncidentDesk:
         self.store = JournalStore(config.journal_dir, config.operator)
         self.scheme = SeverityScheme.from_config(config.severity)
         self._library = library
-        self._library_lock = threading.Lock()
+        self._library_lock = threading.RLock()  # (load_runbooks holds it around runbook_loading)
         self.tracker = IncidentTracker(self.store, self.scheme, runbook_for=self._runbook_id)
         self.detector = Detector(config)
         self.answers: dict[str, dict[str, str]] = {}
@@ -50,17 +53,45 @@ class IncidentDesk:
     def library(self) -> RunbookLibrary:
         """The runbooks (built-in and the config's directories), loaded on first use.
 
-        Loading parses and checks every runbook (a few hundred milliseconds):
-        call :meth:`load_runbooks` from a thread early to keep it off the
-        event loop.
+        Loading parses and checks every runbook (up to a few hundred
+        milliseconds): an event loop runs :meth:`runbook_loading` early,
+        a step per turn, to keep it from stalling.
         """
         return self.load_runbooks()
 
+    @property
+    def runbooks_loaded(self) -> bool:
+        """Whether the runbooks are loaded (using :attr:`library` would not parse them now)."""
+        return self._library is not None
+
     def load_runbooks(self) -> RunbookLibrary:
-        """Load the runbook library if it is not loaded yet (thread-safe); returns it."""
+        """Load the runbook library if it is not loaded yet (thread-safe); returns it.
+
+        Never raises: a loader that fails as a whole (a bug) leaves an empty
+        library whose one error says why, so incidents still open."""
+        with self._library_lock:  # (held throughout: one thread parses, the others wait)
+            return finish(self.runbook_loading())
+
+    def runbook_loading(self) -> Steps[RunbookLibrary]:
+        """:meth:`load_runbooks` a runbook at a time: yields after each, returns the library.
+
+        For an event loop, which runs a step between its other work (see
+        :mod:`core.stepwise`).  Does nothing if the library is loaded; if
+        :meth:`load_runbooks` loads it meanwhile, that one is kept.
+        """
+        if self._library is not None:
+            return self._library
+        # (imported here: the parser and its checks are 30 ms of imports that the
+        # console's start-up does not need; they load with the runbooks)
+        from core.runbooks.library import failed_library, library_steps
+
+        try:
+            library = yield from library_steps(self.config.settings.runbook_dirs)
+        except Exception as exc:
+            library = failed_library(f"{type(exc).__name__}: {exc}")
         with self._library_lock:
             if self._library is None:
-                self._library = load_library(self.config.settings.runbook_dirs)
+                self._library = library
             return self._library
 
     def _runbook_id(self, finding: Finding) -> str:

@@ -35,13 +35,8 @@ from core.probes.endpoints import EndpointsProbe
 from core.probes.logs import LogLine, follow_container, follow_file
 from core.probes.postgres import PostgresProbe
 from core.probes.system import SystemProbe
-from core.state import HostState, ProbeResult, ProbeStatus
+from core.state import PROBE_FIELDS, HostState, ProbeResult, ProbeStatus
 from core.timeouts import wait_for
-
-PROBE_FIELDS = (
-    "containers", "docker_df", "disk", "system", "postgres", "certs", "endpoints", "backups",
-)
-"""The HostState fields a refresh fills, in display order."""
 
 WARROOM_STREAM = "warroom"
 """The stream name of lines warroom adds to a log (why a stream ended)."""

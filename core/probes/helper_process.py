@@ -105,12 +105,9 @@ class HelperProcess:
     max_starts = 4
     start_window = 60.0
 
-    def __init__(self, module: str, name: str = "", *, niceness: int = 0) -> None:
+    def __init__(self, module: str, name: str = "") -> None:
         self.module = module
         self.name = name or module
-        self.niceness = niceness
-        """How much nicer than the console the helper runs (0: as nice; more: it yields
-        the CPU to the console when both want it)."""
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._running: _Running | None = None
@@ -171,10 +168,6 @@ class HelperProcess:
         except OSError as exc:
             self._last_error = HelperError(f"cannot start {self.name}: {exc.strerror or exc}")
             raise self._last_error from None
-        if self.niceness:
-            with contextlib.suppress(OSError):  # (not allowed: it keeps the console's priority)
-                own = os.getpriority(os.PRIO_PROCESS, 0)
-                os.setpriority(os.PRIO_PROCESS, process.pid, min(19, own + self.niceness))
         assert process.stdin is not None
         os.set_blocking(process.stdin.fileno(), False)
         running = self._running = _Running(process)

@@ -36,6 +36,8 @@ from core.state import ProbeStatus
 from core.timeouts import wait_for
 
 Answer = dict[str, Any]
+Statement = tuple[str, dict[str, Any] | None]
+"""SQL and its parameters."""
 
 
 @dataclass
@@ -117,14 +119,17 @@ class PgSessions:
             rows = await self._query(session, request, where, f"SELECT {function}(%(pid)s)",
                                      {"pid": int(signal["pid"])})
             return {"signalled": bool(rows and rows[0][0])}
-        settings = await self._query(session, request, where, SETTINGS_SQL)
-        max_connections, version, own_pid = settings[0]
-        rows = await self._query(session, request, where, ACTIVITY_SQL,
-                                 {"limit": QUERY_TEXT_LIMIT})
+        statements: list[Statement] = [(SETTINGS_SQL, None),
+                                       (ACTIVITY_SQL, {"limit": QUERY_TEXT_LIMIT})]
+        want_sizes = bool(request.get("sizes"))
+        if want_sizes:
+            statements.append((SIZES_SQL, None))
+        results = await self._queries(session, request, where, statements)
+        max_connections, version, own_pid = results[0][0]
+        rows = results[1]
         sizes = None
-        if request.get("sizes"):
-            sizes = [[_text(n), int(s)] for n, s in
-                     await self._query(session, request, where, SIZES_SQL) if s is not None]
+        if want_sizes:
+            sizes = [[_text(n), int(s)] for n, s in results[2] if s is not None]
         return {"pg": {"max_connections": int(max_connections), "version": _text(version),
                        "own_pid": int(own_pid),
                        "activity": [[_text(v) if isinstance(v, bytes) else v for v in row]
@@ -142,20 +147,30 @@ class PgSessions:
     async def _query(self, session: _Session, request: dict[str, Any], where: str,
                      sql: str, params: dict[str, Any] | None = None) -> list[Any]:
         """Run one query, reconnecting once if the kept connection broke."""
+        return (await self._queries(session, request, where, [(sql, params)]))[0]
+
+    async def _queries(self, session: _Session, request: dict[str, Any], where: str,
+                       statements: list[Statement]) -> list[list[Any]]:
+        """Each statement's rows, the statements sent together (one round trip: every
+        round trip of the tunnel passes through the console's event loop), reconnecting
+        once if the kept connection broke."""
         import psycopg
 
         for attempt in (1, 2):
             conn = await _connection(session, request, where)
             try:
-                async with conn.cursor() as cur:
-                    await cur.execute(sql, params)
-                    return list(await cur.fetchall())
+                return await _together(conn, statements)
             except psycopg.errors.QueryCanceled:
                 raise ProbeError(
                     ProbeStatus.TIMEOUT,
                     f"query took longer than {float(request['statement_timeout']):g} s "
                     f"on {where}",
                 ) from None
+            except psycopg.errors.PipelineAborted as exc:  # (an OperationalError, not a
+                # broken link): a statement before failed, which is the error to report
+                cause = exc.__context__
+                raise describe_pg_error(
+                    cause if isinstance(cause, psycopg.Error) else exc, where) from None
             except psycopg.OperationalError as exc:
                 await _drop(session)
                 if attempt == 2:
@@ -163,6 +178,28 @@ class PgSessions:
             except psycopg.Error as exc:
                 raise describe_pg_error(exc, where) from None
         raise AssertionError("unreachable")
+
+
+async def _together(conn: Any, statements: list[Statement]) -> list[list[Any]]:
+    """Each statement's rows; more than one go in one pipeline (one exchange with the
+    server, each statement still its own, with its own ``statement_timeout``)."""
+    if len(statements) == 1:
+        sql, params = statements[0]
+        async with conn.cursor() as cur:
+            await cur.execute(sql, params)
+            return [list(await cur.fetchall())]
+    cursors = [conn.cursor() for _ in statements]
+    async with conn.pipeline():
+        try:
+            for cur, (sql, params) in zip(cursors, statements, strict=True):
+                await cur.execute(sql, params)
+        except asyncio.CancelledError:
+            # out of time while sending: the pipeline's exit would wait for the
+            # server without a limit; a closed connection ends it (the caller drops it)
+            conn.pgconn.finish()
+            raise
+    # (the pipeline's exit fetched every result: no more I/O here)
+    return [list(await cur.fetchall()) for cur in cursors]
 
 
 async def _connection(session: _Session, request: dict[str, Any], where: str) -> Any:

@@ -36,14 +36,7 @@ from core.probes.base import ProbeError
 from core.probes.helper_process import HelperError, HelperProcess
 from core.state import ProbeStatus
 
-WORKER_NICENESS = 10
-"""The console-checks worker's niceness.  Its checks are background work: when both
-cores are busy (at launch, say), the screen and the keys should win the CPU.  A
-launch of 10 hosts filled 0.12 s sooner from process start with it, first paint
-0.11 s sooner (``python -m bench.compare``, 16 alternated pairs)."""
-
-CONSOLE_WORKER = HelperProcess("core.probes.console_worker", "the console-checks worker",
-                               niceness=WORKER_NICENESS)
+CONSOLE_WORKER = HelperProcess("core.probes.console_worker", "the console-checks worker")
 """The process's console-checks worker (one for every host and event loop)."""
 
 WORKER_START_SECONDS = 10.0

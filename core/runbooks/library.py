@@ -8,7 +8,6 @@ is reported in :attr:`RunbookLibrary.errors` and the others still load.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from types import MappingProxyType
 from core.runbooks.loader import RunbookError, load_runbook, runbook_files
 from core.runbooks.model import Runbook
 from core.runbooks.validate import Problem
+from core.stepwise import Steps, finish
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 
@@ -72,26 +72,40 @@ def _error(path: Path | str, message: str) -> RunbookError:
     return RunbookError(str(path), [Problem(str(path), message)])
 
 
-@functools.lru_cache(maxsize=1)
-def _builtin_entries() -> tuple[tuple[LibraryEntry, ...], tuple[RunbookError, ...]]:
-    entries: list[LibraryEntry] = []
-    errors: list[RunbookError] = []
-    for path in runbook_files(BUILTIN_DIR):
-        try:
-            entries.append(LibraryEntry(load_runbook(path), path, builtin=True))
-        except RunbookError as exc:
-            errors.append(exc)
-    return tuple(entries), tuple(errors)
+def failed_library(reason: str) -> RunbookLibrary:
+    """An empty library whose one error says why no runbook could be loaded."""
+    return RunbookLibrary(errors=(_error("runbooks", f"could not be loaded: {reason}"),))
 
 
-def load_library(
+_builtin: tuple[tuple[LibraryEntry, ...], tuple[RunbookError, ...]] | None = None
+"""The built-in runbooks once read (they ship with the code: read once per process)."""
+
+
+def _builtin_steps() -> Steps[tuple[tuple[LibraryEntry, ...], tuple[RunbookError, ...]]]:
+    global _builtin
+    if _builtin is None:
+        entries: list[LibraryEntry] = []
+        errors: list[RunbookError] = []
+        for path in runbook_files(BUILTIN_DIR):
+            try:
+                entries.append(LibraryEntry(load_runbook(path), path, builtin=True))
+            except RunbookError as exc:
+                errors.append(exc)
+            yield
+        _builtin = (tuple(entries), tuple(errors))  # (two threads at once: the same, twice)
+    return _builtin
+
+
+def library_steps(
     runbook_dirs: Iterable[str | Path] = (), *, include_builtin: bool = True
-) -> RunbookLibrary:
-    """The built-in runbooks overridden and extended by those under ``runbook_dirs``."""
+) -> Steps[RunbookLibrary]:
+    """:func:`load_library` a file at a time: yields after each runbook it reads, and
+    returns the library.  For an event loop that must go on answering meanwhile
+    (parsing in a thread instead holds up the loop at every system call)."""
     entries: dict[str, LibraryEntry] = {}
     errors: list[RunbookError] = []
     if include_builtin:
-        builtin, builtin_errors = _builtin_entries()
+        builtin, builtin_errors = yield from _builtin_steps()
         errors.extend(builtin_errors)
         for entry in builtin:
             entries[entry.runbook.id] = entry
@@ -107,6 +121,7 @@ def load_library(
             errors.append(_error(root, f"cannot read the runbook directory: {exc.strerror or exc}"))
             continue
         for path in paths:
+            yield
             try:
                 runbook = load_runbook(path)
             except RunbookError as exc:
@@ -124,6 +139,13 @@ def load_library(
             overrides = previous.path if previous is not None and previous.builtin else None
             entries[runbook.id] = LibraryEntry(runbook, path, builtin=False, overrides=overrides)
     return RunbookLibrary(MappingProxyType(entries), tuple(errors))
+
+
+def load_library(
+    runbook_dirs: Iterable[str | Path] = (), *, include_builtin: bool = True
+) -> RunbookLibrary:
+    """The built-in runbooks overridden and extended by those under ``runbook_dirs``."""
+    return finish(library_steps(runbook_dirs, include_builtin=include_builtin))
 
 
 def builtin_library() -> RunbookLibrary:

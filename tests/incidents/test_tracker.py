@@ -420,3 +420,26 @@ def test_journals_not_plainly_resolved_are_replayed_at_start(tmp_path, clock, da
     assert full.incident is not None
     assert tracker.incident("inc-1").status is full.incident.status
     assert tracker.incident("inc-1").merged_into == full.incident.merged_into
+
+
+def test_a_runbook_loader_that_fails_costs_the_runbooks_not_the_incidents(tmp_path, monkeypatch):
+    import core.runbooks.library
+    from core.incidents.desk import IncidentDesk
+
+    def broken(*_args, **_kwargs):
+        yield
+        raise RuntimeError("a bug in the loader")
+
+    monkeypatch.setattr(core.runbooks.library, "library_steps", broken)
+    config = parse_config(f'[settings]\ndata_dir = "{tmp_path / "data"}"\n'
+                          f'journal_dir = "{tmp_path}"\n[[hosts]]\nname = "web1"\n'
+                          'transport = "local"\n')
+    desk = IncidentDesk(config)
+    assert not desk.runbooks_loaded
+    library = desk.load_runbooks()
+    assert desk.runbooks_loaded and len(library) == 0
+    assert [str(e) for e in library.errors] == [
+        "runbooks: could not be loaded: RuntimeError: a bug in the loader"]
+    desk.tracker.observe([disk_finding()], now=T0 + 60)
+    [incident] = desk.incidents()
+    assert incident.runbook == ""

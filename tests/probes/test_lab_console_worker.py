@@ -10,19 +10,21 @@ one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import psycopg
 import pytest
 
-from core.config import Config, TlsEndpointConfig
+from core.config import Config, PostgresConfig, TlsEndpointConfig
 from core.probes import workers
 from core.probes.backups import BackupsProbe
 from core.probes.base import ProbeError
@@ -214,6 +216,28 @@ def test_postgres_is_queried_in_the_worker_not_the_console(lab_config: Config) -
     assert psycopg_loaded == "False"  # the console never imported it
 
 
+@pytest.fixture
+def pg(lab_config: Config) -> PostgresConfig:
+    """web1's PostgreSQL (the lab's server), with its password in the environment."""
+    config = lab_config.host("web1").postgres
+    assert config is not None and config.password_env
+    return config
+
+
+def _direct(pg: PostgresConfig) -> dict[str, object]:
+    """psycopg's arguments for a connection of the test's own, straight to the server."""
+    return {"host": "127.0.0.1", "port": pg.port, "dbname": pg.database, "user": pg.user,
+            "password": os.environ[pg.password_env], "autocommit": True}
+
+
+@pytest.fixture
+def session() -> Iterator[str]:
+    """A worker session name of the test's own, forgotten at the end."""
+    name = f"test-{time.time_ns()}"
+    yield name
+    workers.forget_pg_session(name)
+
+
 def _pg_request(lab_config: Config, session: str, port: int, **extra: object) -> dict[str, object]:
     pg = lab_config.host("web1").postgres
     assert pg is not None and pg.password_env
@@ -238,10 +262,8 @@ async def _until_gone(lab_config: Config, pid: int, port: int) -> bool:
 
 
 async def test_the_worker_keeps_a_connection_per_probe_and_follows_its_tunnel(
-    lab_config: Config, web1: HostProbes
+    lab_config: Config, pg: PostgresConfig, web1: HostProbes
 ) -> None:
-    pg = lab_config.host("web1").postgres
-    assert pg is not None
     session = f"test-{time.time_ns()}"
     try:
         first, _ = await _backends(lab_config, session, pg.port)
@@ -257,23 +279,98 @@ async def test_the_worker_keeps_a_connection_per_probe_and_follows_its_tunnel(
         workers.forget_pg_session("test-observer")
 
 
-async def test_the_worker_sends_only_backend_signals(lab_config: Config) -> None:
-    pg = lab_config.host("web1").postgres
-    assert pg is not None
-    request = _pg_request(lab_config, "test-signals", pg.port,
+FLUSH = b"H\x00\x00\x00\x04"
+"""The protocol's Flush message: psycopg may send one after a pipeline's Sync."""
+
+
+class TurnCounter:
+    """A TCP relay to the lab's PostgreSQL that counts the client's turns: each time a
+    client speaks again after the server has answered it is one round trip (a chunk of
+    Flush messages alone asks for nothing new)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.turns = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> int:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _relay(self, client_r: asyncio.StreamReader,
+                     client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection("127.0.0.1", self.port)
+        server_spoke = [True]  # (this connection's: the startup packet is a turn)
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter,
+                       from_client: bool) -> None:
+            try:
+                while data := await src.read(65536):
+                    if from_client and server_spoke[0] and data.replace(FLUSH, b""):
+                        self.turns += 1
+                        server_spoke[0] = False
+                    elif not from_client:
+                        server_spoke[0] = True
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+            finally:
+                dst.close()
+
+        with contextlib.suppress(asyncio.CancelledError):  # (the loop closing under it)
+            await asyncio.gather(pump(client_r, server_w, True),
+                                 pump(server_r, client_w, False))
+
+
+async def test_a_collect_on_a_kept_connection_is_one_round_trip(
+    lab_config: Config, pg: PostgresConfig, session: str
+) -> None:
+    """The settings, activity and sizes queries go as one pipeline: over a tunnel,
+    every round trip passes through the console's event loop and the SSH link."""
+    counter = TurnCounter(pg.port)
+    async with counter as port:
+        request = _pg_request(lab_config, session, port, sizes=True)
+        first = await workers.ask(request, lambda a: a["pg"])
+        connecting = counter.turns
+        again = await workers.ask(request, lambda a: a["pg"])
+        assert counter.turns - connecting == 1
+        assert again["own_pid"] == first["own_pid"] and again["sizes"]
+        assert again["max_connections"] > 0 and again["activity"]
+
+
+async def test_a_kept_connection_that_was_killed_is_replaced_within_the_collect(
+    lab_config: Config, pg: PostgresConfig, session: str
+) -> None:
+    first, _ = await _backends(lab_config, session, pg.port)
+    killer = await psycopg.AsyncConnection.connect(**_direct(pg))
+    try:
+        await killer.execute("SELECT pg_terminate_backend(%s)", (first,))
+    finally:
+        await killer.close()
+    assert await _until_gone(lab_config, first, pg.port)
+    again, seen = await _backends(lab_config, session, pg.port)  # no error: reopened
+    assert again != first and again in seen
+
+
+async def test_the_worker_sends_only_backend_signals(
+    lab_config: Config, pg: PostgresConfig, session: str
+) -> None:
+    request = _pg_request(lab_config, session, pg.port,
                           signal={"function": "pg_reload_conf", "pid": 1})
     with pytest.raises(ProbeError) as refused:
         await workers.ask(request, lambda a: a)
     assert refused.value.status is ProbeStatus.ERROR
     assert "not a backend signal" in refused.value.reason
-    workers.forget_pg_session("test-signals")
 
 
 async def test_a_sql_ascii_database_is_shown_not_timed_out(
-    lab_config: Config, web1: HostProbes
+    lab_config: Config, pg: PostgresConfig, web1: HostProbes
 ) -> None:
-    pg = lab_config.host("web1").postgres
-    assert pg is not None
     probe = PostgresProbe(web1.host, dataclasses.replace(pg, database=f"{pg.database}_ascii"))
     try:
         result = await probe.collect()  # psycopg gives this server's text columns as bytes
@@ -290,15 +387,11 @@ def _stop(pid: int) -> None:
 
 
 async def test_a_stuck_server_times_out_and_a_late_signal_never_runs(
-    lab_config: Config, web1: HostProbes
+    lab_config: Config, pg: PostgresConfig, web1: HostProbes
 ) -> None:
-    pg = lab_config.host("web1").postgres
-    assert pg is not None and pg.password_env
     quick = dataclasses.replace(pg, connect_timeout=1.0)
     probe = PostgresProbe(web1.host, quick, statement_timeout=0.5)
-    bystander = await asyncio.to_thread(
-        psycopg.connect, host="127.0.0.1", port=pg.port, dbname=pg.database, user=pg.user,
-        password=os.environ[pg.password_env], autocommit=True)
+    bystander = await asyncio.to_thread(lambda: psycopg.connect(**_direct(pg)))
     backend = None
     try:
         first = await probe.collect()

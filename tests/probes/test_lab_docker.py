@@ -11,9 +11,9 @@ import pytest
 from core.config import Config, HostConfig
 from core.hosts import Fleet
 from core.hosts.ssh import SshHost
-from core.probes.collect import PROBE_FIELDS, HostProbes
+from core.probes.collect import HostProbes
 from core.probes.logs import LogBuffer, follow_container, follow_file, pump
-from core.state import HostState, ProbeStatus
+from core.state import PROBE_FIELDS, HostState, ProbeStatus
 from tests.conftest import lab_sh
 from tests.probes.conftest import (
     DOCKER_B,

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import TabbedContent
 
+import core.runbooks.library
+from core.config import Config
+from core.runbooks.library import RunbookLibrary
+from core.stepwise import Steps
 from tests.tui.fixtures import alpha_state, beta_state, local_config
+from tests.tui.waiting import until
 from tui.app import HostStateChanged, WarroomApp
 from widgets.containers_table import ContainersTable
 from widgets.hosts_table import HostsTable
@@ -294,3 +302,65 @@ async def test_a_journal_that_cannot_be_read_is_named_at_start(tmp_path: Path) -
         messages = [n.message for n in app._notifications]
         assert "cannot read the journal of inc-1: not a regular file" in messages
         assert app.is_running
+
+
+def _config_with_a_broken_runbook(tmp_path: Path) -> Config:
+    runbooks = tmp_path / "runbooks"
+    runbooks.mkdir()
+    (runbooks / "broken.toml").write_text("id = [unclosed\n")
+    config = local_config(tmp_path)
+    return replace(config, settings=replace(config.settings, runbook_dirs=(str(runbooks),)))
+
+
+def _runbook_warnings(app: WarroomApp) -> list[str]:
+    return [n.message for n in app._notifications if n.title == "runbook not loaded"]
+
+
+async def test_the_runbooks_load_a_step_at_a_time_and_the_rules_wait_for_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An incident opens with its runbook. The runbooks are parsed one per turn of the
+    event loop (never all at once on it, nor in a thread); snapshots that come
+    before they are in wait for them."""
+    monkeypatch.setattr(core.runbooks.library, "_builtin", None)  # (read by another test)
+    app = WarroomApp(_config_with_a_broken_runbook(tmp_path), start_monitor=False)
+    release = asyncio.Event()
+    steps_taken = []
+    loading = app.desk.runbook_loading
+
+    def held_back() -> Steps[RunbookLibrary]:
+        while not release.is_set():
+            yield
+        library = yield from loading()
+        return library
+
+    load = app.desk.load_runbooks
+
+    def all_at_once() -> RunbookLibrary:  # (once loaded, every use of the library asks)
+        assert app.desk.runbooks_loaded, "the runbooks were parsed all at once"
+        return load()
+
+    def step_counted() -> Steps[RunbookLibrary]:
+        steps = held_back()
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            steps_taken.append(threading.current_thread() is threading.main_thread())
+            yield
+
+    app.desk.runbook_loading = step_counted  # type: ignore[method-assign]
+    app.desk.load_runbooks = all_at_once  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 36)) as pilot:
+        await app.fleet.start()
+        app.post_message(HostStateChanged(alpha_state()))  # an OOM-killed container, say
+        await pilot.pause(0.3)
+        assert app.desk.incidents() == [] and not app.desk.runbooks_loaded
+        held = len(steps_taken)
+        assert held > 1  # the loop went on turning meanwhile
+        release.set()
+        await until(lambda: app.desk.incidents(), 10, pilot)
+        assert all(i.runbook for i in app.desk.incidents() if i.host == "alpha")
+        assert "broken.toml" in _runbook_warnings(app)[0]
+        assert len(steps_taken) > held + 20 and all(steps_taken)  # a step per runbook

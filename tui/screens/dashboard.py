@@ -409,7 +409,8 @@ class DashboardScreen(Screen[None]):
                 f"Incident: {incident.title} ({incident.host})", f"Open {incident.id}",
                 partial(self._open_incident, incident.id),
             )
-        for runbook in self.warroom.desk.library:
+        runbooks = self.warroom.desk.library if self.warroom.desk.runbooks_loaded else ()
+        for runbook in runbooks:  # (not parsed here: still loading, they come a moment later)
             yield _command(
                 f"Runbook: {runbook.title}", f"Read runbook {runbook.id}",
                 partial(self._show_runbook, runbook),
