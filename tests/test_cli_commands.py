@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from core.config import parse_config
 from core.incidents.journal import JournalStore
 from core.incidents.model import Finding
@@ -61,3 +63,24 @@ def test_report_regenerates_from_the_journal(tmp_path: Path) -> None:
     assert "Disk full" in report and "hunter2" not in report
     missing = warroom("report", "20990101-0000-nope", "--config", str(config_path))
     assert missing.returncode == 1 and "no incident" in missing.stderr
+
+
+def test_report_reads_the_journals_without_following_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from core.incidents import desk
+    from tui import cli
+
+    def no_watcher(*args: object, **kwargs: object) -> None:
+        raise AssertionError("warroom report made a journal watcher")
+
+    monkeypatch.setattr(desk, "JournalWatcher", no_watcher)  # (it stats every journal)
+    config_path = tmp_path / "c.toml"
+    config_path.write_text(f'[settings]\ndata_dir = "{tmp_path}"\noperator = "alice"\n')
+    config = parse_config(config_path.read_text())
+    tracker = IncidentTracker(JournalStore(config.journal_dir, "alice"), SeverityScheme())
+    tracker.observe([Finding("disk.full", "web1", "/", 1, "Disk full", "/ at 97 %")],
+                    now=1_790_000_000.0)
+    [incident] = tracker.incidents()
+    assert cli.main(["report", incident.id, "--config", str(config_path)]) == 0
+    assert "Disk full" in Path(capsys.readouterr().out.strip()).read_text()

@@ -276,6 +276,8 @@ class WarroomApp(App[int]):
 
     async def _watch_journal(self) -> None:
         """Follow what pairing consoles write to the shared journal directory."""
+        if self.desk.watcher is None:  # (a desk made not to watch: nothing to follow)
+            return
         async for batch in self.desk.watcher.watch():
             if self.desk.tracker.ingest(batch):
                 self.post_message(IncidentsChanged())

@@ -96,7 +96,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not is_incident_id(args.incident):
         print(f"warroom: {args.incident!r} is not an incident id", file=sys.stderr)
         return 2
-    desk = IncidentDesk(config)
+    desk = IncidentDesk(config, watch=False)  # (it reads the journals once, then exits)
     if desk.tracker.root_error:
         print(f"warroom: cannot list {config.journal_dir}: {desk.tracker.root_error}",
               file=sys.stderr)

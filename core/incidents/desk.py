@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 class IncidentDesk:
     """Everything about incidents that is not the screen."""
 
-    def __init__(self, config: Config, *, library: RunbookLibrary | None = None) -> None:
+    def __init__(self, config: Config, *, library: RunbookLibrary | None = None,
+                 watch: bool = True) -> None:
         self.config = config
         self.store = JournalStore(config.journal_dir, config.operator)
         self.scheme = SeverityScheme.from_config(config.severity)
@@ -43,8 +44,10 @@ class IncidentDesk:
         self.detector = Detector(config)
         self.answers: dict[str, dict[str, str]] = {}
         """Variables the operator gave per incident (kept in memory, not journaled)."""
-        self.watcher = JournalWatcher(config.journal_dir, origin=self.store.origin)
-        """What pairing consoles append from now on.  Made before the tracker reads
+        self.watcher = (JournalWatcher(config.journal_dir, origin=self.store.origin)
+                        if watch else None)
+        """What pairing consoles append from now on (None when not ``watch``: a
+        one-shot command such as ``warroom report``).  Made before the tracker reads
         the journals: an event appended in between is seen by both and applied once
         (events carry ids), instead of by neither."""
         self.tracker.load()

@@ -296,6 +296,7 @@ def test_an_event_appended_while_the_console_starts_is_applied_once(tmp_path, mo
                           f'journal_dir = "{tmp_path}"\n[[hosts]]\nname = "a"\n'
                           'transport = "local"\n')
     desk = IncidentDesk(config)
+    assert desk.watcher is not None
     assert desk.watcher.poll() == appended  # seen by the watcher too ...
     desk.tracker.ingest(appended)
     notes = [n.text for n in desk.tracker.views["inc-1"].notes]
