@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,13 @@ from core.timeouts import wait_for
 Answer = dict[str, Any]
 Statement = tuple[str, dict[str, Any] | None]
 """SQL and its parameters."""
+
+CANCEL_GRACE = 0.5
+"""How long a request that ran out of time may take to be cancelled.  psycopg
+answers a cancellation during a query by asking the server to cancel it and
+waiting up to 5 s for that: a server that hangs would be reported 5 s late.
+Past this grace the request is cancelled again, and psycopg closes the
+connection at once."""
 
 
 @dataclass
@@ -93,7 +101,7 @@ class PgSessions:
         seconds = float(request["seconds"])
         began: list[bool] = []
         try:
-            return await wait_for(self._answer(session, request, where, began), seconds)
+            return await _within(self._answer(session, request, where, began), seconds)
         except TimeoutError:
             unknown = began and request.get("signal") is not None
             raise ProbeError(ProbeStatus.TIMEOUT, f"no answer from PostgreSQL at {where} "
@@ -178,6 +186,28 @@ class PgSessions:
             except psycopg.Error as exc:
                 raise describe_pg_error(exc, where) from None
         raise AssertionError("unreachable")
+
+
+async def _within(work: Coroutine[Any, Any, Answer], seconds: float) -> Answer:
+    """``work``'s answer or error; TimeoutError after ``seconds``, once it is cancelled
+    (within :data:`CANCEL_GRACE`, or cancelled again, which closes a query's connection)."""
+    task = asyncio.ensure_future(work)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+        if done:
+            return task.result()
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=CANCEL_GRACE)
+        if not done:
+            task.cancel()  # psycopg is waiting for the server to cancel: it closes instead
+            done, _ = await asyncio.wait({task}, timeout=CANCEL_GRACE + 2)  # (its _drop)
+    except asyncio.CancelledError:  # the caller's own cancellation: the work's too
+        task.cancel()
+        raise
+    # (its exception retrieved either way: the time limit is what is reported)
+    if done and not task.cancelled() and task.exception() is None:
+        return task.result()  # it finished just as the time ran out
+    raise TimeoutError
 
 
 async def _together(conn: Any, statements: list[Statement]) -> list[list[Any]]:

@@ -409,8 +409,10 @@ async def test_a_stuck_server_times_out_and_a_late_signal_never_runs(
         assert refused.value.status is ProbeStatus.TIMEOUT
         assert "not known" not in refused.value.reason  # it never got the session: not sent
         assert time.monotonic() - started < 3
-        result = await stuck  # the worker's own limit (5.5 s), then psycopg's cancel (5 s)
+        result = await stuck  # the worker's own limit (5.5 s) and the cancel's grace (0.5 s)
         assert result.status is ProbeStatus.TIMEOUT, result
+        # not 5 s later, waiting for the stopped server to cancel the query (psycopg's wait)
+        assert time.monotonic() - started < 5.5 + 0.5 + 2
         assert result.reason.startswith("no answer from PostgreSQL at"), result  # the worker's
         os.kill(backend, signal.SIGCONT)
         backend = None

@@ -1,11 +1,15 @@
-"""How the worker's PostgreSQL sessions map the errors of a pipelined collect.
+"""How the worker's PostgreSQL sessions map the errors of a pipelined collect,
+and how a request that runs out of time ends.
 
 Pure logic: a stand-in connection raises what psycopg raises at a pipeline's
-end (the lab tests in test_lab_console_worker.py run the real thing).
+end, and stand-in work behaves as psycopg does when cancelled (the lab tests
+in test_lab_console_worker.py run the real thing).
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from types import TracebackType
 from typing import Any
 
@@ -13,9 +17,9 @@ import psycopg
 import pytest
 
 from core.config import PostgresConfig
-from core.probes import workers
+from core.probes import pg_session, workers
 from core.probes.base import ProbeError
-from core.probes.pg_session import PgSessions, _conninfo, _Session
+from core.probes.pg_session import PgSessions, _conninfo, _Session, _within
 from core.state import ProbeStatus
 
 
@@ -99,3 +103,77 @@ async def test_an_aborted_pipeline_reports_the_statement_that_failed_not_a_broke
     assert error.status is ProbeStatus.PERMISSION_DENIED
     assert error.reason == "permission denied for view pg_stat_x"
     assert conn.pipelines == 1 and not conn.closed  # not retried on a new connection
+
+
+async def test_work_cancelled_on_time_says_timeout_without_the_second_cancel() -> None:
+    cancels: list[float] = []
+
+    async def query() -> dict[str, Any]:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancels.append(time.monotonic())
+            raise
+        return {}
+
+    with pytest.raises(TimeoutError):
+        await _within(query(), 0.05)
+    assert len(cancels) == 1
+
+
+async def test_work_that_waits_out_a_cancel_is_cancelled_again_after_the_grace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pg_session, "CANCEL_GRACE", 0.2)
+    cancels: list[float] = []
+
+    async def stuck_server() -> dict[str, Any]:  # as psycopg: it asks the server to
+        try:  # cancel the query, and waits 5 s for it; interrupted, it closes and ends
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancels.append(time.monotonic())
+            try:
+                await asyncio.sleep(5)
+            except asyncio.CancelledError:
+                cancels.append(time.monotonic())
+                raise
+        return {"late": True}
+
+    began = time.monotonic()
+    with pytest.raises(TimeoutError):
+        await _within(stuck_server(), 0.05)
+    assert len(cancels) == 2
+    assert cancels[1] - cancels[0] < 2  # the grace, not psycopg's 5 s
+    assert time.monotonic() - began < 4
+
+
+async def test_an_answer_or_an_error_in_time_is_the_caller_s() -> None:
+    async def answer() -> dict[str, Any]:
+        return {"pg": 1}
+
+    async def failure() -> dict[str, Any]:
+        raise ProbeError(ProbeStatus.UNREACHABLE, "refused")
+
+    assert await _within(answer(), 5) == {"pg": 1}
+    with pytest.raises(ProbeError, match="refused"):
+        await _within(failure(), 5)
+
+
+async def test_a_cancelled_caller_cancels_the_work() -> None:
+    ended: list[str] = []
+
+    async def query() -> dict[str, Any]:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            ended.append("cancelled")
+            raise
+        return {}
+
+    caller = asyncio.ensure_future(_within(query(), 30))
+    await asyncio.sleep(0.05)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    await asyncio.sleep(0)
+    assert ended == ["cancelled"]
