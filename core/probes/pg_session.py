@@ -41,11 +41,12 @@ Statement = tuple[str, dict[str, Any] | None]
 """SQL and its parameters."""
 
 CANCEL_GRACE = 0.5
-"""How long a request that ran out of time may take to be cancelled.  psycopg
-answers a cancellation during a query by asking the server to cancel it and
-waiting up to 5 s for that: a server that hangs would be reported 5 s late.
-Past this grace the request is cancelled again, and psycopg closes the
-connection at once."""
+"""How long a request that ran out of time may take to end once cancelled.  psycopg
+answers a cancellation during a query by asking the server to cancel the query
+(so it does not run on for nobody) and waiting up to 5 s for that: a server that
+hangs would be reported 5 s late.  Past this grace the request is cancelled again,
+and psycopg closes the connection at once.  Either way the session's connection
+is then dropped (``_answer``): the next request opens a new one."""
 
 
 @dataclass
@@ -188,25 +189,40 @@ class PgSessions:
         raise AssertionError("unreachable")
 
 
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark a finished task's error as seen (the time limit is what gets reported)."""
+    if not task.cancelled():
+        task.exception()
+
+
 async def _within(work: Coroutine[Any, Any, Answer], seconds: float) -> Answer:
     """``work``'s answer or error; TimeoutError after ``seconds``, once it is cancelled
-    (within :data:`CANCEL_GRACE`, or cancelled again, which closes a query's connection)."""
+    (within :data:`CANCEL_GRACE`, or cancelled again, which closes a query's connection).
+
+    A caller that is cancelled meanwhile cancels the work, and again after the
+    grace, so that the session it holds is let go of as soon.
+    """
     task = asyncio.ensure_future(work)
+    task.add_done_callback(_retrieve)
     try:
         done, _ = await asyncio.wait({task}, timeout=seconds)
-        if done:
-            return task.result()
-        task.cancel()
-        done, _ = await asyncio.wait({task}, timeout=CANCEL_GRACE)
-        if not done:
+        timed_out = not done
+        if timed_out:
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=CANCEL_GRACE)
+        if timed_out and not done:
             task.cancel()  # psycopg is waiting for the server to cancel: it closes instead
             done, _ = await asyncio.wait({task}, timeout=CANCEL_GRACE + 2)  # (its _drop)
     except asyncio.CancelledError:  # the caller's own cancellation: the work's too
         task.cancel()
+        asyncio.get_running_loop().call_later(CANCEL_GRACE, task.cancel)
         raise
-    # (its exception retrieved either way: the time limit is what is reported)
+    if not timed_out:
+        if task.cancelled():  # (by itself: nobody here cancelled it)
+            raise ProbeError(ProbeStatus.ERROR, "the request was cancelled in the worker")
+        return task.result()
     if done and not task.cancelled() and task.exception() is None:
-        return task.result()  # it finished just as the time ran out
+        return task.result()  # it finished as the time ran out (an error then is not news)
     raise TimeoutError
 
 

@@ -143,7 +143,7 @@ async def test_work_that_waits_out_a_cancel_is_cancelled_again_after_the_grace(
     with pytest.raises(TimeoutError):
         await _within(stuck_server(), 0.05)
     assert len(cancels) == 2
-    assert cancels[1] - cancels[0] < 2  # the grace, not psycopg's 5 s
+    assert 0.15 <= cancels[1] - cancels[0] < 2  # after the grace, not psycopg's 5 s
     assert time.monotonic() - began < 4
 
 
@@ -159,15 +159,50 @@ async def test_an_answer_or_an_error_in_time_is_the_caller_s() -> None:
         await _within(failure(), 5)
 
 
-async def test_a_cancelled_caller_cancels_the_work() -> None:
-    ended: list[str] = []
+async def test_work_that_ends_within_the_grace_gives_its_answer_not_its_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pg_session, "CANCEL_GRACE", 1.0)
+
+    async def late(outcome: str) -> dict[str, Any]:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.05)  # (psycopg's cancel answered by the server)
+            if outcome == "answer":
+                return {"pg": "late"}
+            raise ProbeError(ProbeStatus.TIMEOUT, "query took longer than 5 s") from None
+        return {}
+
+    assert await _within(late("answer"), 0.05) == {"pg": "late"}
+    with pytest.raises(TimeoutError):  # the worker's limit, not the work's own words
+        await _within(late("error"), 0.05)
+
+
+async def test_work_cancelled_by_itself_is_an_error_not_a_cancelled_caller() -> None:
+    async def gives_up() -> dict[str, Any]:
+        raise asyncio.CancelledError
+
+    with pytest.raises(ProbeError, match="cancelled in the worker"):
+        await _within(gives_up(), 5)
+
+
+async def test_a_cancelled_caller_cancels_the_work_and_again_after_the_grace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pg_session, "CANCEL_GRACE", 0.2)
+    cancels: list[float] = []
 
     async def query() -> dict[str, Any]:
         try:
             await asyncio.sleep(30)
         except asyncio.CancelledError:
-            ended.append("cancelled")
-            raise
+            cancels.append(time.monotonic())
+            try:
+                await asyncio.sleep(5)  # psycopg's wait for the server's cancel
+            except asyncio.CancelledError:
+                cancels.append(time.monotonic())
+                raise
         return {}
 
     caller = asyncio.ensure_future(_within(query(), 30))
@@ -175,5 +210,5 @@ async def test_a_cancelled_caller_cancels_the_work() -> None:
     caller.cancel()
     with pytest.raises(asyncio.CancelledError):
         await caller
-    await asyncio.sleep(0)
-    assert ended == ["cancelled"]
+    await asyncio.sleep(0.5)
+    assert len(cancels) == 2 and 0.15 <= cancels[1] - cancels[0] < 2
