@@ -105,6 +105,21 @@ async def test_an_aborted_pipeline_reports_the_statement_that_failed_not_a_broke
     assert conn.pipelines == 1 and not conn.closed  # not retried on a new connection
 
 
+async def _stuck_query(cancels: list[float]) -> dict[str, Any]:
+    """As psycopg with a stuck server: cancelled, it asks the server to cancel the query
+    and waits 5 s for it; cancelled again, it closes and ends.  Notes each cancel."""
+    try:
+        await asyncio.sleep(30)
+    except asyncio.CancelledError:
+        cancels.append(time.monotonic())
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            cancels.append(time.monotonic())
+            raise
+    return {"late": True}
+
+
 async def test_work_cancelled_on_time_says_timeout_without_the_second_cancel() -> None:
     cancels: list[float] = []
 
@@ -127,21 +142,9 @@ async def test_work_that_waits_out_a_cancel_is_cancelled_again_after_the_grace(
     monkeypatch.setattr(pg_session, "CANCEL_GRACE", 0.2)
     cancels: list[float] = []
 
-    async def stuck_server() -> dict[str, Any]:  # as psycopg: it asks the server to
-        try:  # cancel the query, and waits 5 s for it; interrupted, it closes and ends
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            cancels.append(time.monotonic())
-            try:
-                await asyncio.sleep(5)
-            except asyncio.CancelledError:
-                cancels.append(time.monotonic())
-                raise
-        return {"late": True}
-
     began = time.monotonic()
     with pytest.raises(TimeoutError):
-        await _within(stuck_server(), 0.05)
+        await _within(_stuck_query(cancels), 0.05)
     assert len(cancels) == 2
     assert 0.15 <= cancels[1] - cancels[0] < 2  # after the grace, not psycopg's 5 s
     assert time.monotonic() - began < 4
@@ -193,19 +196,7 @@ async def test_a_cancelled_caller_cancels_the_work_and_again_after_the_grace(
     monkeypatch.setattr(pg_session, "CANCEL_GRACE", 0.2)
     cancels: list[float] = []
 
-    async def query() -> dict[str, Any]:
-        try:
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            cancels.append(time.monotonic())
-            try:
-                await asyncio.sleep(5)  # psycopg's wait for the server's cancel
-            except asyncio.CancelledError:
-                cancels.append(time.monotonic())
-                raise
-        return {}
-
-    caller = asyncio.ensure_future(_within(query(), 30))
+    caller = asyncio.ensure_future(_within(_stuck_query(cancels), 30))
     await asyncio.sleep(0.05)
     caller.cancel()
     with pytest.raises(asyncio.CancelledError):
