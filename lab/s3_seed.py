@@ -55,7 +55,7 @@ def main() -> int:
         s3.create_bucket(Bucket=bucket)
     listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
     newest = max((o["LastModified"] for o in listing.get("Contents", [])), default=None)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     if newest is not None and now - newest < refresh:
         return 0
     key = f"{prefix}shop-{now:%Y%m%dT%H%M%SZ}.sql.gz"

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import re
 import shlex
 import ssl
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -170,14 +170,23 @@ async def _peer_der(
     return bytes(der)
 
 
-@functools.lru_cache(maxsize=32)
+_contexts: dict[str, ssl.SSLContext] = {}
+_contexts_lock = threading.Lock()
+
+
 def verifying_context(ca_file: str = "") -> ssl.SSLContext:
     """A context that checks the chain (against ``ca_file`` if given) and the host name.
 
     Cached: loading a trust store costs tens of milliseconds, and a context
-    is safe to share between connections.
+    is safe to share between connections.  Made once per ``ca_file`` even
+    when two threads ask at the same time: the second waits for the first's.
     """
-    return ssl.create_default_context(cafile=ca_file or None)
+    with _contexts_lock:
+        context = _contexts.get(ca_file)
+        if context is None:
+            context = ssl.create_default_context(cafile=ca_file or None)
+            _contexts[ca_file] = context
+        return context
 
 
 def default_tls_context() -> ssl.SSLContext:

@@ -19,7 +19,8 @@ writes one JSON answer per line on stdout, with the request's ``id``:
 * a failure is ``{"error": {"status": ProbeStatus value, "reason": ...}}``.
 
 Requests are answered concurrently, in the order they finish.  boto3,
-httpx, psycopg and the system trust store load here, not in the console:
+httpx, psycopg and the system trust store (for https health checks) load
+here, not in the console:
 that is about 0.6 s of CPU the console's one interpreter no longer spends
 while it builds its screen.  The worker inherits the console's environment (boto3's
 usual credential chain still works) and exits as soon as stdin closes.
@@ -32,6 +33,7 @@ import dataclasses
 import importlib
 import json
 import os
+import ssl
 import sys
 import threading
 from typing import Any
@@ -103,23 +105,40 @@ class Lister:
 
 
 class HttpChecks:
-    """Health checks over one shared httpx client (made on first use)."""
+    """Health checks over two shared httpx clients, each made on first use: one
+    for ``http://`` URLs and one for ``https://`` URLs.
+
+    Only the second loads the system trust store (tens of milliseconds of CPU,
+    in a thread): a config whose health URLs are all plain http never pays
+    for it.  Redirects are not followed, so a plain client never meets TLS;
+    were it to, its empty trust store fails the handshake.
+    """
 
     def __init__(self) -> None:
-        self._client: Any = None
+        self._clients: dict[bool, Any] = {}
+        self._making = asyncio.Lock()
+
+    async def _client(self, tls: bool) -> Any:
+        async with self._making:
+            client = self._clients.get(tls)
+            if client is None:
+                import httpx
+
+                verify = (await asyncio.to_thread(default_tls_context) if tls
+                          else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+                client = httpx.AsyncClient(
+                    verify=verify,
+                    follow_redirects=False,
+                    headers={"User-Agent": "warroom-healthcheck"},
+                    limits=httpx.Limits(max_connections=16, max_keepalive_connections=4),
+                )
+                self._clients[tls] = client
+            return client
 
     async def answer(self, request: dict[str, Any]) -> Answer:
-        if self._client is None:
-            import httpx
-
-            self._client = httpx.AsyncClient(
-                verify=default_tls_context(),
-                follow_redirects=False,
-                headers={"User-Agent": "warroom-healthcheck"},
-                limits=httpx.Limits(max_connections=16, max_keepalive_connections=4),
-            )
         endpoint = EndpointConfig(**request["endpoint"])
-        check = await check_console(self._client, endpoint)
+        tls = endpoint.url.startswith("https://")  # (the config allows only these two)
+        check = await check_console(await self._client(tls), endpoint)
         return {"check": dataclasses.asdict(check)}
 
 
@@ -208,12 +227,10 @@ def preload() -> None:
     """Import the libraries the checks need before the first request asks for them
     (one that fails to import is reported by the request that needs it)."""
     try:
-        import httpcore  # noqa: F401  (httpx imports its transport only when a client is made)
-        import httpx  # noqa: F401
-
-        default_tls_context()  # the system trust store, loaded once
         import boto3  # noqa: F401
         import botocore.config  # noqa: F401
+        import httpcore  # noqa: F401  (httpx imports its transport only when a client is made)
+        import httpx  # noqa: F401
     except Exception:
         pass
 

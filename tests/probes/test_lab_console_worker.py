@@ -24,7 +24,7 @@ import boto3
 import psycopg
 import pytest
 
-from core.config import Config, PostgresConfig, TlsEndpointConfig
+from core.config import Config, EndpointConfig, PostgresConfig, TlsEndpointConfig
 from core.probes import workers
 from core.probes.backups import BackupsProbe
 from core.probes.base import ProbeError
@@ -137,6 +137,34 @@ async def test_the_worker_exits_at_once_when_the_console_goes(lab_config: Config
     await asyncio.to_thread(worker.close)  # closes its stdin
     assert _gone(pid, 2) and time.monotonic() - started < 0.9
     listing.cancel()
+
+
+@pytest.mark.parametrize("lab_ca_trusted", [False, True])
+async def test_https_health_checks_verify_against_the_system_trust_store(
+    monkeypatch: pytest.MonkeyPatch, lab_ca_trusted: bool
+) -> None:
+    """The plain-http client makes no trust store, the https one loads the system's
+    (``SSL_CERT_FILE`` is honoured): the lab's TLS server is refused as
+    untrusted, or, once the lab CA is the system's, for its name."""
+    if lab_ca_trusted:
+        monkeypatch.setenv("SSL_CERT_FILE", str(TLS_DIR / "ca.pem"))
+    worker = HelperProcess("core.probes.console_worker", "a test worker")
+    secure = EndpointConfig(name="secure", url="https://127.0.0.1:18441/")
+    plain = EndpointConfig(name="plain", url="http://127.0.0.1:18081/health")
+    try:
+        answers = await asyncio.gather(
+            *(worker.call(workers.http_request(e), 30) for e in (secure, plain, secure)))
+    finally:
+        await asyncio.to_thread(worker.close)
+    secure_check, plain_check, again = (answer["check"] for answer in answers)
+    assert plain_check["up"] and plain_check["status_code"] == 200, plain_check
+    for check in (secure_check, again):
+        assert not check["up"] and check["status_code"] is None, check
+        assert "certificate verify failed" in check["reason"], check
+        if lab_ca_trusted:
+            assert "not valid for '127.0.0.1'" in check["reason"], check
+        else:
+            assert "self-signed certificate in certificate chain" in check["reason"], check
 
 
 @pytest.mark.parametrize("fresh", [True, False])
