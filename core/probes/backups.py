@@ -1,9 +1,9 @@
 """The backups probe: the newest object under a prefix in an S3-compatible bucket.
 
 The listing runs in the console-checks worker (:mod:`core.probes.workers`),
-with boto3 in a thread there, short connect/read timeouts and few retries.
+with botocore (boto3's engine) in a thread there, short connect/read timeouts and few retries.
 Credentials come from the environment variables the config names (else
-boto3's usual chain, in the worker, which inherits the environment).
+the usual AWS chain, in the worker, which inherits the environment).
 A bucket or prefix with no objects is not a probe failure but a finding:
 the result is OK with ``object_count == 0``, an empty ``newest_key`` and an
 infinite ``newest_age_seconds`` (no backup at all is older than any limit).

@@ -5,8 +5,8 @@ Run as ``python -P -m core.probes.console_worker`` by
 writes one JSON answer per line on stdout, with the request's ``id``:
 
 * ``{"op": "s3", "endpoint_url", "region", "bucket", "prefix", "timeout",
-  "credentials": {...}}`` lists the objects under a prefix (boto3, in a
-  thread): ``{"objects": [[key, size, last_modified_epoch], ...]}``;
+  "credentials": {...}}`` lists the objects under a prefix (botocore,
+  boto3's engine, in a thread): ``{"objects": [[key, size, last_modified_epoch], ...]}``;
 * ``{"op": "http", "endpoint": {EndpointConfig fields}}`` is a health check
   (httpx): ``{"check": {EndpointCheck fields}}``;
 * ``{"op": "tls", "entry": {TlsEndpointConfig fields}, "timeout"}`` is a
@@ -18,12 +18,12 @@ writes one JSON answer per line on stdout, with the request's ``id``:
   ``pg`` request: ``{"loaded": module}``;
 * a failure is ``{"error": {"status": ProbeStatus value, "reason": ...}}``.
 
-Requests are answered concurrently, in the order they finish.  boto3,
+Requests are answered concurrently, in the order they finish.  botocore,
 httpx, psycopg and the system trust store (for https health checks) load
 here, not in the console:
 that is about 0.6 s of CPU the console's one interpreter no longer spends
-while it builds its screen.  The worker inherits the console's environment (boto3's
-usual credential chain still works) and exits as soon as stdin closes.
+while it builds its screen.  The worker inherits the console's environment (the usual
+AWS credential chain still works) and exits as soon as stdin closes.
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ class Lister:
     def __init__(self) -> None:
         self._clients: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
+        self._session: Any = None
+        """botocore's session, shared: the second client reuses the first's loaded models."""
 
     def _client(self, request: dict[str, Any]) -> Any:
         credentials = {str(k): str(v) for k, v in dict(request.get("credentials") or {}).items()}
@@ -67,10 +69,12 @@ class Lister:
         with self._lock:  # a client costs ~0.2 s of CPU: one per bucket and key
             client = self._clients.get(key)
             if client is None:
-                import boto3
+                import botocore.session
                 from botocore.config import Config as BotoConfig
 
-                client = self._clients[key] = boto3.session.Session().client(
+                if self._session is None:  # (boto3's wrapper, unused here, costs ~0.1 s of CPU)
+                    self._session = botocore.session.get_session()
+                client = self._clients[key] = self._session.create_client(
                     "s3",
                     endpoint_url=request.get("endpoint_url") or None,
                     region_name=request.get("region") or None,
@@ -227,8 +231,8 @@ def preload() -> None:
     """Import the libraries the checks need before the first request asks for them
     (one that fails to import is reported by the request that needs it)."""
     try:
-        import boto3  # noqa: F401
-        import botocore.config  # noqa: F401
+        import botocore.config
+        import botocore.session  # noqa: F401
         import httpcore  # noqa: F401  (httpx imports its transport only when a client is made)
         import httpx  # noqa: F401
     except Exception:

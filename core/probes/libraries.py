@@ -5,7 +5,7 @@ PostgreSQL probe runs it in the console-checks worker
 (:mod:`core.probes.pg_session`); in the console itself only a runbook's SQL
 step needs it, so that code imports it inside the function that does, after
 :func:`loaded` (which imports it in a worker thread the first time).  The
-console-side checks' libraries (boto3, httpx) load in the worker too
+console-side checks' libraries (botocore, httpx) load in the worker too
 (:mod:`core.probes.workers`).
 """
 
