@@ -72,7 +72,7 @@ class Lister:
                 import botocore.session
                 from botocore.config import Config as BotoConfig
 
-                if self._session is None:  # (boto3's wrapper, unused here, costs ~0.1 s of CPU)
+                if self._session is None:  # (boto3's wrapper adds nothing here, and ~30 ms of CPU)
                     self._session = botocore.session.get_session()
                 client = self._clients[key] = self._session.create_client(
                     "s3",
